@@ -3,7 +3,7 @@
 
 #include "config.h"
 
-#include "llm-cli.h"
+#include "llm-cli-private.h"
 
 #include <glib/gi18n.h>
 
@@ -12,33 +12,11 @@
 
 typedef struct
 {
-  char *model_dir;
-  char *prompt;
-  char *prompt_ids;
-  char *layers;
-  char *listen;
-  char *bootstrap;
-  char *data_dir;
-  char **peers;
-  double temperature;
-  double top_p;
-  gint64 seed;
-  int n_tokens;
-  int n_threads;
-  int prompt_tokens;
-  int gen_tokens;
-  gboolean chat;
-  gboolean jsonl;
-  gboolean json;
-  gboolean no_mdns;
-  gboolean no_dht;
-} CliOptions;
-
-typedef struct
-{
   const char *name;
   const char *parameters;
   const char *summary;
+  /* Runs it; NULL while the capability it needs is not built. */
+  int (*run) (CliOptions *options, int argc, char **argv);
   /* Which capability builds it, while it is not built yet. */
   const char *missing;
 } CliCommand;
@@ -46,25 +24,25 @@ typedef struct
 static const CliCommand commands[] = {
   { "generate", N_("--model DIR --prompt TEXT"),
     N_("Continue a prompt with a model and print only the completion"),
-    N_("it comes with the inference engine") },
+    llm_cli_generate, NULL },
   { "tokenize", N_("--model DIR [--] TEXT"),
     N_("Print the token ids of a text as a JSON array"),
-    N_("it comes with the tokenizer") },
+    NULL, N_("it comes with the tokenizer") },
   { "render-chat", N_("--model DIR"),
     N_("Render a JSON conversation read on standard input with the model’s chat template"),
-    N_("it comes with the chat templates") },
+    NULL, N_("it comes with the chat templates") },
   { "bench", N_("--model DIR"),
     N_("Measure prefill and decode speed on this machine"),
-    N_("it comes with the inference engine") },
+    llm_cli_bench, NULL },
   { "host", N_("--model DIR --layers A-B"),
     N_("Host a range of a model’s layers for the swarm, without a window"),
-    N_("it comes with discovery and transport") },
+    NULL, N_("it comes with discovery and transport") },
   { "peers", N_("--json"),
     N_("Print what the node running on the data directory knows of its peers"),
-    N_("it comes with discovery and transport") },
+    NULL, N_("it comes with discovery and transport") },
   { "address", "",
     N_("Print this node’s .llm address"),
-    N_("it comes with node identities") },
+    NULL, N_("it comes with node identities") },
 };
 
 static const CliCommand *
@@ -222,7 +200,9 @@ int
 llm_cli_run (int    argc,
              char **argv)
 {
-  g_auto(CliOptions) options = { .temperature = 1.0, .top_p = 1.0, .n_tokens = 256 };
+  g_auto(CliOptions) options = {
+    .temperature = 1.0, .top_p = 1.0, .n_tokens = 256, .prompt_tokens = 128, .gen_tokens = 64,
+  };
   g_autoptr(GOptionContext) context = NULL;
   g_autofree GOptionEntry *entries = NULL;
   g_autofree char *prgname = NULL;
@@ -254,6 +234,9 @@ llm_cli_run (int    argc,
       g_printerr ("llm-node %s: %s\n", command->name, error->message);
       return 2;
     }
+
+  if (command->run != NULL)
+    return command->run (&options, argc, argv);
 
   /* Each command lands with the capability that needs it; until then it says
    * so plainly rather than pretending. */

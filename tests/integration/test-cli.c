@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 /* Runs the installed-to-be `llm-node` program as a person would, without a
@@ -130,6 +131,163 @@ test_cli_unknown_command (void)
   g_assert_nonnull (strstr (run.err, "unknown command “frobnicate”"));
 }
 
+static char *
+dup_stories_dir (void)
+{
+  const char *shared = g_getenv ("LLM_NODE_SHARED_DIR");
+  g_autofree char *dir = g_build_filename (shared ? shared : "../shared", "models",
+                                           "stories260K", NULL);
+
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_test_skip_printf ("%s is not there: the shared models are missing on this machine", dir);
+      return NULL;
+    }
+  return g_steal_pointer (&dir);
+}
+
+/* What llama2.c's run.c printed for "Once upon a time", 64 steps. */
+static const char stories_prompt[] = "1,403,407,261,378";
+static const char stories_greedy[] =
+  "432 383 286 261 376 298 315 421 395 317 426 338 401 396 267 337 410 408 419 292 411 322 265 "
+  "282 295 433 426 385 328 432 358 394 261 370 432 352 266 268 388 426 338 391 266 267 337 335 "
+  "312 432 398 312 286 267 414 270 333 415 426 13 438 310\n";
+
+static void
+test_cli_generate_greedy (void)
+{
+  g_autofree char *model = dup_stories_dir ();
+  g_auto(Run) run = { 0 };
+
+  if (model == NULL)
+    return;
+
+  run_llm_node (&run, "generate", "--model", model, "--prompt-ids", stories_prompt,
+                "--temperature", "0", "-n", "60", NULL);
+  g_assert_cmpstr (run.err, ==, "");
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_cmpstr (run.out, ==, stories_greedy);
+}
+
+static void
+test_cli_generate_seeded (void)
+{
+  g_autofree char *model = dup_stories_dir ();
+  g_auto(Run) first = { 0 };
+  g_auto(Run) second = { 0 };
+
+  if (model == NULL)
+    return;
+
+  run_llm_node (&first, "generate", "--model", model, "--prompt-ids", stories_prompt,
+                "--temperature", "0.8", "--top-p", "0.9", "--seed", "42", "-n", "30",
+                "--threads", "1", NULL);
+  run_llm_node (&second, "generate", "--model", model, "--prompt-ids", stories_prompt,
+                "--temperature", "0.8", "--top-p", "0.9", "--seed", "42", "-n", "30",
+                "--threads", "2", NULL);
+  g_assert_cmpint (first.status, ==, 0);
+  g_assert_cmpstr (first.out, ==, second.out);
+  g_assert_cmpstr (first.out, !=, stories_greedy);
+}
+
+/* A copy of the model's small files, with the weights given. */
+static char *
+make_model_copy (const char *model,
+                 const char *config_json,
+                 const char *weights,
+                 gsize       weights_length)
+{
+  g_autofree char *dir = g_dir_make_tmp ("llm-model-XXXXXX", NULL);
+  g_autofree char *config = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  path = g_build_filename (model, "config.json", NULL);
+  g_assert_true (g_file_get_contents (path, &contents, &length, NULL));
+  g_free (path);
+  path = g_build_filename (dir, "config.json", NULL);
+  g_assert_true (g_file_set_contents (path, config_json ? config_json : contents, -1, NULL));
+  g_free (path);
+  path = g_build_filename (dir, "model.safetensors", NULL);
+  g_assert_true (g_file_set_contents (path, weights, weights_length, NULL));
+
+  return g_steal_pointer (&dir);
+}
+
+static void
+remove_model_copy (char *dir)
+{
+  for (const char *const *name = (const char *[]) { "config.json", "model.safetensors", NULL };
+       *name != NULL; name++)
+    {
+      g_autofree char *path = g_build_filename (dir, *name, NULL);
+      g_unlink (path);
+    }
+  g_rmdir (dir);
+  g_free (dir);
+}
+
+static void
+check_generate_fails (const char *model,
+                      const char *words)
+{
+  g_auto(Run) run = { 0 };
+
+  run_llm_node (&run, "generate", "--model", model, "--prompt-ids", "1,2", NULL);
+  g_assert_cmpint (run.status, ==, 1);
+  g_assert_cmpstr (run.out, ==, "");
+  if (strstr (run.err, words) == NULL)
+    g_error ("“%s” lacks “%s”", run.err, words);
+}
+
+static void
+test_cli_generate_bad_models (void)
+{
+  g_autofree char *model = dup_stories_dir ();
+  g_autofree char *weights_path = NULL;
+  g_autofree char *weights = NULL;
+  g_autofree char *dir = NULL;
+  gsize length;
+
+  if (model == NULL)
+    return;
+
+  weights_path = g_build_filename (model, "model.safetensors", NULL);
+  g_assert_true (g_file_get_contents (weights_path, &weights, &length, NULL));
+
+  /* Not a model folder at all. */
+  check_generate_fails ("/nonexistent", "config.json");
+
+  /* Truncated weights: the header promises bytes the file lacks. */
+  dir = make_model_copy (model, NULL, weights, length / 2);
+  check_generate_fails (dir, "model.safetensors");
+  g_clear_pointer (&dir, remove_model_copy);
+
+  /* A config that disagrees with the tensors. */
+  dir = make_model_copy (model,
+                         "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 96,"
+                         " \"intermediate_size\": 172, \"num_attention_heads\": 8,"
+                         " \"num_key_value_heads\": 4, \"num_hidden_layers\": 5,"
+                         " \"head_dim\": 8, \"vocab_size\": 512}", weights, length);
+  check_generate_fails (dir, "config.json implies");
+  g_clear_pointer (&dir, remove_model_copy);
+
+  /* An architecture the engine does not know. */
+  dir = make_model_copy (model, "{\"architectures\": [\"MambaForCausalLM\"]}", weights, length);
+  check_generate_fails (dir, "MambaForCausalLM");
+  g_clear_pointer (&dir, remove_model_copy);
+
+  /* More layers than the file holds. */
+  dir = make_model_copy (model,
+                         "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 64,"
+                         " \"intermediate_size\": 172, \"num_attention_heads\": 8,"
+                         " \"num_key_value_heads\": 4, \"num_hidden_layers\": 6,"
+                         " \"head_dim\": 8, \"vocab_size\": 512}", weights, length);
+  check_generate_fails (dir, "model.layers.5.");
+  g_clear_pointer (&dir, remove_model_copy);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -140,6 +298,9 @@ main (int   argc,
   g_test_add_func ("/llm/integration/cli/version", test_cli_version);
   g_test_add_func ("/llm/integration/cli/command-help", test_cli_command_help);
   g_test_add_func ("/llm/integration/cli/unknown-command", test_cli_unknown_command);
+  g_test_add_func ("/llm/integration/cli/generate/greedy", test_cli_generate_greedy);
+  g_test_add_func ("/llm/integration/cli/generate/seeded", test_cli_generate_seeded);
+  g_test_add_func ("/llm/integration/cli/generate/bad-models", test_cli_generate_bad_models);
 
   return g_test_run ();
 }

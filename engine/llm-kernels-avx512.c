@@ -1,0 +1,337 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "llm-kernels"
+
+/* Built with -mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mf16c; called
+ * only where llm_cpu_get_features() says avx512f. */
+
+#include "llm-kernels-private.h"
+
+#include <immintrin.h>
+
+/* 16 elements of a row, as f32. */
+static inline __m512
+load_bf16 (const guint16 *p)
+{
+  __m256i bits = _mm256_loadu_si256 ((const __m256i *) p);
+  return _mm512_castsi512_ps (_mm512_slli_epi32 (_mm512_cvtepu16_epi32 (bits), 16));
+}
+
+static inline __m512
+load_bf16_masked (const guint16 *p,
+                  __mmask16      mask)
+{
+  __m256i bits = _mm256_maskz_loadu_epi16 (mask, p);
+  return _mm512_castsi512_ps (_mm512_slli_epi32 (_mm512_cvtepu16_epi32 (bits), 16));
+}
+
+static inline __m512
+load_f16 (const guint16 *p)
+{
+  return _mm512_cvtph_ps (_mm256_loadu_si256 ((const __m256i *) p));
+}
+
+static inline __m512
+load_f16_masked (const guint16 *p,
+                 __mmask16      mask)
+{
+  return _mm512_cvtph_ps (_mm256_maskz_loadu_epi16 (mask, p));
+}
+
+static inline __m512
+load_f32 (const float *p)
+{
+  return _mm512_loadu_ps (p);
+}
+
+static inline __m512
+load_f32_masked (const float *p,
+                 __mmask16    mask)
+{
+  return _mm512_maskz_loadu_ps (mask, p);
+}
+
+/* Decode: one token, so each weight is used once and memory bandwidth is the
+ * limit. The access pattern decides the speed: two rows read at once from
+ * the two halves of the thread's share, far apart, reach 26 GB/s on one core
+ * here, where four adjacent rows reach 10 (their streams confuse the
+ * prefetcher) and one row alone 20. */
+#define DEFINE_MATVEC(suffix, type)                                                    \
+static inline float                                                                    \
+dot_##suffix (const float *x,                                                          \
+              const type  *w,                                                          \
+              int          cols)                                                       \
+{                                                                                      \
+  __m512 a0 = _mm512_setzero_ps (), a1 = _mm512_setzero_ps ();                         \
+  int c = 0;                                                                           \
+                                                                                       \
+  for (; c + 16 <= cols; c += 16)                                                      \
+    a0 = _mm512_fmadd_ps (load_##suffix (w + c), _mm512_loadu_ps (x + c), a0);          \
+  if (c < cols)                                                                        \
+    {                                                                                  \
+      __mmask16 mask = (__mmask16) ((1u << (cols - c)) - 1);                           \
+      a1 = _mm512_fmadd_ps (load_##suffix##_masked (w + c, mask),                      \
+                            _mm512_maskz_loadu_ps (mask, x + c), a1);                  \
+    }                                                                                  \
+  return _mm512_reduce_add_ps (_mm512_add_ps (a0, a1));                                \
+}                                                                                      \
+                                                                                       \
+static void                                                                            \
+matvec_##suffix (const float *x,                                                       \
+                 const type  *w,                                                       \
+                 int          cols,                                                    \
+                 float       *out,                                                     \
+                 int          row_begin,                                               \
+                 int          row_end)                                                 \
+{                                                                                      \
+  int half = (row_end - row_begin) / 2;                                                \
+  int body = cols - cols % 32;                                                         \
+                                                                                       \
+  for (int r = row_begin; r < row_begin + half; r++)                                   \
+    {                                                                                  \
+      const type *w0 = w + (gsize) r * cols;                                           \
+      const type *w1 = w0 + (gsize) half * cols;                                       \
+      __m512 a0 = _mm512_setzero_ps (), a1 = _mm512_setzero_ps ();                     \
+      __m512 b0 = _mm512_setzero_ps (), b1 = _mm512_setzero_ps ();                     \
+      int c = 0;                                                                       \
+                                                                                       \
+      for (; c < body; c += 32)                                                        \
+        {                                                                              \
+          __m512 x0 = _mm512_loadu_ps (x + c);                                         \
+          __m512 x1 = _mm512_loadu_ps (x + c + 16);                                    \
+          a0 = _mm512_fmadd_ps (load_##suffix (w0 + c), x0, a0);                       \
+          a1 = _mm512_fmadd_ps (load_##suffix (w0 + c + 16), x1, a1);                  \
+          b0 = _mm512_fmadd_ps (load_##suffix (w1 + c), x0, b0);                       \
+          b1 = _mm512_fmadd_ps (load_##suffix (w1 + c + 16), x1, b1);                  \
+        }                                                                              \
+      out[r] = _mm512_reduce_add_ps (_mm512_add_ps (a0, a1)) +                         \
+               dot_##suffix (x + c, w0 + c, cols - c);                                 \
+      out[r + half] = _mm512_reduce_add_ps (_mm512_add_ps (b0, b1)) +                  \
+                      dot_##suffix (x + c, w1 + c, cols - c);                          \
+    }                                                                                  \
+                                                                                       \
+  if ((row_end - row_begin) % 2 != 0)                                                  \
+    out[row_end - 1] = dot_##suffix (x, w + (gsize) (row_end - 1) * cols, cols);       \
+}
+
+DEFINE_MATVEC (bf16, guint16)
+DEFINE_MATVEC (f16, guint16)
+DEFINE_MATVEC (f32, float)
+
+/* Converts rows to f32 into dest, (n_rows, cols). */
+static void
+convert_rows (float           *dest,
+              const LlmMatrix *w,
+              int              row,
+              int              n_rows)
+{
+  gsize count = (gsize) n_rows * w->cols;
+  gsize i = 0;
+
+  if (w->dtype == LLM_DTYPE_BF16)
+    {
+      const guint16 *src = (const guint16 *) w->data + (gsize) row * w->cols;
+      for (; i + 16 <= count; i += 16)
+        _mm512_store_ps (dest + i, load_bf16 (src + i));
+      for (; i < count; i++)
+        dest[i] = llm_bf16_to_f32 (src[i]);
+    }
+  else
+    {
+      const guint16 *src = (const guint16 *) w->data + (gsize) row * w->cols;
+      g_assert (w->dtype == LLM_DTYPE_F16);
+      for (; i + 16 <= count; i += 16)
+        _mm512_store_ps (dest + i, load_f16 (src + i));
+      for (; i < count; i++)
+        dest[i] = llm_f16_to_f32 (src[i]);
+    }
+}
+
+/* Prefill: a tile of MR tokens × NR rows keeps MR·NR accumulators of 16
+ * lanes in registers across the whole row; each weight loaded serves MR
+ * tokens, each input loaded NR rows. */
+#define MR 6
+#define NR 4
+
+static inline void
+gemm_tile (const float *const *xr,
+           const float *const *wr,
+           int                  cols,
+           float                sums[MR][NR])
+{
+  __m512 acc[MR][NR];
+  int tail = cols % 16;
+  __mmask16 mask = (__mmask16) ((1u << tail) - 1);
+  int c = 0;
+
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++)
+      acc[i][j] = _mm512_setzero_ps ();
+
+  for (; c + 16 <= cols; c += 16)
+    {
+      __m512 wv[NR];
+
+      for (int j = 0; j < NR; j++)
+        wv[j] = _mm512_loadu_ps (wr[j] + c);
+      for (int i = 0; i < MR; i++)
+        {
+          __m512 xv = _mm512_loadu_ps (xr[i] + c);
+          for (int j = 0; j < NR; j++)
+            acc[i][j] = _mm512_fmadd_ps (xv, wv[j], acc[i][j]);
+        }
+    }
+  if (tail)
+    {
+      __m512 wv[NR];
+
+      for (int j = 0; j < NR; j++)
+        wv[j] = _mm512_maskz_loadu_ps (mask, wr[j] + c);
+      for (int i = 0; i < MR; i++)
+        {
+          __m512 xv = _mm512_maskz_loadu_ps (mask, xr[i] + c);
+          for (int j = 0; j < NR; j++)
+            acc[i][j] = _mm512_fmadd_ps (xv, wv[j], acc[i][j]);
+        }
+    }
+
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++)
+      sums[i][j] = _mm512_reduce_add_ps (acc[i][j]);
+}
+
+static void
+gemm (const float     *x,
+      int              n,
+      const LlmMatrix *w,
+      float           *out,
+      int              row_begin,
+      int              row_end)
+{
+  int cols = w->cols;
+  float *converted = NULL;
+
+  if (w->dtype != LLM_DTYPE_F32)
+    converted = llm_kernels_scratch (sizeof (float) * NR * cols);
+
+  for (int r = row_begin; r < row_end; r += NR)
+    {
+      int nr = MIN (NR, row_end - r);
+      const float *wr[NR];
+
+      if (converted != NULL)
+        {
+          convert_rows (converted, w, r, nr);
+          for (int j = 0; j < NR; j++)
+            wr[j] = converted + (gsize) MIN (j, nr - 1) * cols;
+        }
+      else
+        for (int j = 0; j < NR; j++)
+          wr[j] = (const float *) w->data + (gsize) (r + MIN (j, nr - 1)) * cols;
+
+      for (int t = 0; t < n; t += MR)
+        {
+          int mr = MIN (MR, n - t);
+          const float *xr[MR];
+          float sums[MR][NR];
+
+          /* A partial tile repeats its last row rather than branching in
+           * the inner loop; the repeats are not stored. */
+          for (int i = 0; i < MR; i++)
+            xr[i] = x + (gsize) (t + MIN (i, mr - 1)) * cols;
+
+          gemm_tile (xr, wr, cols, sums);
+
+          for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++)
+              out[(gsize) (t + i) * w->rows + r + j] = sums[i][j];
+        }
+    }
+}
+
+void
+llm_matmul_rows_avx512 (const float     *x,
+                        int              n,
+                        const LlmMatrix *w,
+                        float           *out,
+                        int              row_begin,
+                        int              row_end)
+{
+  if (n > 1)
+    {
+      gemm (x, n, w, out, row_begin, row_end);
+      return;
+    }
+
+  switch (w->dtype)
+    {
+    case LLM_DTYPE_BF16:
+      matvec_bf16 (x, w->data, w->cols, out, row_begin, row_end);
+      break;
+    case LLM_DTYPE_F16:
+      matvec_f16 (x, w->data, w->cols, out, row_begin, row_end);
+      break;
+    case LLM_DTYPE_F32:
+      matvec_f32 (x, w->data, w->cols, out, row_begin, row_end);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+guint64
+llm_read_avx512 (const void *data,
+                 gsize       bytes)
+{
+  const __m512i *first = data;
+  const __m512i *second = first + bytes / 128;
+  __m512i a = _mm512_setzero_si512 (), b = _mm512_setzero_si512 ();
+
+  for (gsize i = 0; i < bytes / 128; i++)
+    {
+      a = _mm512_or_si512 (a, _mm512_loadu_si512 (first + i));
+      b = _mm512_or_si512 (b, _mm512_loadu_si512 (second + i));
+    }
+
+  return _mm512_reduce_or_epi64 (_mm512_or_si512 (a, b));
+}
+
+float
+llm_dot_avx512 (const float *a,
+                const float *b,
+                int          count)
+{
+  __m512 s0 = _mm512_setzero_ps (), s1 = _mm512_setzero_ps ();
+  int i = 0;
+
+  for (; i + 32 <= count; i += 32)
+    {
+      s0 = _mm512_fmadd_ps (_mm512_loadu_ps (a + i), _mm512_loadu_ps (b + i), s0);
+      s1 = _mm512_fmadd_ps (_mm512_loadu_ps (a + i + 16), _mm512_loadu_ps (b + i + 16), s1);
+    }
+  for (; i < count; i += 16)
+    {
+      __mmask16 mask = (__mmask16) ((1u << MIN (16, count - i)) - 1);
+      s0 = _mm512_fmadd_ps (_mm512_maskz_loadu_ps (mask, a + i), _mm512_maskz_loadu_ps (mask, b + i), s0);
+    }
+
+  return _mm512_reduce_add_ps (_mm512_add_ps (s0, s1));
+}
+
+void
+llm_axpy_avx512 (float       *y,
+                 float        a,
+                 const float *x,
+                 int          count)
+{
+  __m512 av = _mm512_set1_ps (a);
+  int i = 0;
+
+  for (; i + 16 <= count; i += 16)
+    _mm512_storeu_ps (y + i, _mm512_fmadd_ps (av, _mm512_loadu_ps (x + i), _mm512_loadu_ps (y + i)));
+  if (i < count)
+    {
+      __mmask16 mask = (__mmask16) ((1u << (count - i)) - 1);
+      _mm512_mask_storeu_ps (y + i, mask, _mm512_fmadd_ps (av, _mm512_maskz_loadu_ps (mask, x + i),
+                                                           _mm512_maskz_loadu_ps (mask, y + i)));
+    }
+}

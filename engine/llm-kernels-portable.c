@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "llm-kernels"
+
+/* Where the x86 paths cannot be built, they fall back to plain C; the CPU
+ * check never selects them anyway. */
+
+#include "llm-kernels-private.h"
+
+void
+llm_matmul_rows_avx2 (const float *x, int n, const LlmMatrix *w, float *out,
+                      int row_begin, int row_end)
+{
+  llm_matmul_rows_generic (x, n, w, out, row_begin, row_end);
+}
+
+void
+llm_matmul_rows_avx512bf16 (const float *x, int n, const LlmMatrix *w, float *out,
+                            int row_begin, int row_end)
+{
+  llm_matmul_rows_generic (x, n, w, out, row_begin, row_end);
+}
+
+void
+llm_matmul_rows_avx512 (const float *x, int n, const LlmMatrix *w, float *out,
+                        int row_begin, int row_end)
+{
+  llm_matmul_rows_generic (x, n, w, out, row_begin, row_end);
+}
+
+guint64
+llm_read_avx2 (const void *data, gsize bytes)
+{
+  return llm_read_generic (data, bytes);
+}
+
+guint64
+llm_read_avx512 (const void *data, gsize bytes)
+{
+  return llm_read_generic (data, bytes);
+}
+
+float
+llm_dot_avx2 (const float *a, const float *b, int count)
+{
+  return llm_dot_generic (a, b, count);
+}
+
+float
+llm_dot_avx512 (const float *a, const float *b, int count)
+{
+  return llm_dot_generic (a, b, count);
+}
+
+void
+llm_axpy_avx2 (float *y, float a, const float *x, int count)
+{
+  llm_axpy_generic (y, a, x, count);
+}
+
+void
+llm_axpy_avx512 (float *y, float a, const float *x, int count)
+{
+  llm_axpy_generic (y, a, x, count);
+}

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "llm-cli"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "llm-cli-private.h"
+#include "llm-kernels.h"
+#include "llm-model.h"
+#include "llm-pool.h"
+#include "llm-sampler.h"
+
+/* `llm-node generate` and `llm-node bench`: the whole model on this machine,
+ * head and every layer, through the engine. */
+
+/* The KV cache may take this much, at most, for one command-line session. */
+#define KV_CACHE_BUDGET (G_GUINT64_CONSTANT (4) << 30)
+
+typedef struct
+{
+  LlmModel *model;
+  LlmHead *head;
+  LlmLayers *layers;
+  LlmPool *pool;
+} Engine;
+
+static void
+engine_clear (Engine *engine)
+{
+  g_clear_pointer (&engine->layers, llm_layers_free);
+  g_clear_pointer (&engine->head, llm_head_free);
+  g_clear_pointer (&engine->model, llm_model_free);
+  g_clear_pointer (&engine->pool, llm_pool_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Engine, engine_clear)
+
+static gboolean
+engine_load (Engine      *engine,
+             CliOptions  *options,
+             GError     **error)
+{
+  if (options->model_dir == NULL)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, _("--model DIR is required"));
+      return FALSE;
+    }
+  if (options->n_threads < 0)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           _("--threads must be 1 or more"));
+      return FALSE;
+    }
+
+  engine->model = llm_model_open (options->model_dir, error);
+  if (engine->model == NULL)
+    return FALSE;
+  engine->head = llm_head_new (engine->model, error);
+  if (engine->head == NULL)
+    return FALSE;
+  engine->layers = llm_layers_new (engine->model, 0, llm_model_get_config (engine->model)->n_layers,
+                                   error);
+  if (engine->layers == NULL)
+    return FALSE;
+  engine->pool = llm_pool_new (options->n_threads);
+
+  return TRUE;
+}
+
+/* Runs tokens through every layer and returns the logits of the last one. */
+static gboolean
+engine_step (Engine      *engine,
+             LlmKvCache  *cache,
+             const int   *tokens,
+             int          n,
+             float       *logits,
+             GError     **error)
+{
+  const LlmConfig *config = llm_model_get_config (engine->model);
+  g_autofree float *hidden = g_new (float, (gsize) n * config->dim);
+
+  return llm_head_embed (engine->head, tokens, n, hidden, error) &&
+         llm_layers_forward (engine->layers, engine->pool, cache, hidden, n, NULL, error) &&
+         (llm_head_logits (engine->head, engine->pool, hidden + (gsize) (n - 1) * config->dim, 1,
+                           logits), TRUE);
+}
+
+static GArray *
+parse_token_ids (const char  *text,
+                 GError     **error)
+{
+  g_autoptr(GArray) ids = g_array_new (FALSE, FALSE, sizeof (int));
+  g_auto(GStrv) parts = g_strsplit (text, ",", -1);
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      guint64 id;
+
+      if (!g_ascii_string_to_unsigned (g_strstrip (parts[i]), 10, 0, G_MAXINT32, &id, NULL))
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       _("--prompt-ids: “%s” is not a token id"), parts[i]);
+          return NULL;
+        }
+      g_array_append_vals (ids, &(int) { (int) id }, 1);
+    }
+
+  return g_steal_pointer (&ids);
+}
+
+int
+llm_cli_generate (CliOptions  *options,
+                  int          argc,
+                  char       **argv)
+{
+  g_auto(Engine) engine = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) tokens = NULL;
+  g_autoptr(LlmKvCache) cache = NULL;
+  g_autoptr(LlmSampler) sampler = NULL;
+  g_autofree float *logits = NULL;
+  const LlmConfig *config;
+  LlmSamplerParams params = LLM_SAMPLER_PARAMS_DEFAULT;
+
+  if (options->prompt_ids == NULL)
+    {
+      g_printerr (_("llm-node generate: --prompt needs the tokenizer, which is not built yet; "
+                    "give token ids with --prompt-ids 1,2,3\n"));
+      return 2;
+    }
+  tokens = parse_token_ids (options->prompt_ids, &error);
+  if (tokens == NULL || tokens->len == 0)
+    {
+      g_printerr ("llm-node generate: %s\n", error ? error->message : _("--prompt-ids is empty"));
+      return 2;
+    }
+
+  if (!engine_load (&engine, options, &error))
+    {
+      g_printerr ("llm-node generate: %s\n", error->message);
+      return g_error_matches (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED) ? 2 : 1;
+    }
+
+  config = llm_model_get_config (engine.model);
+  params.temperature = options->temperature;
+  params.top_p = options->top_p;
+  params.seed = options->seed;
+  sampler = llm_sampler_new (&params, config->vocab_size);
+  cache = llm_kv_cache_new (engine.layers, KV_CACHE_BUDGET);
+  logits = g_new (float, config->vocab_size);
+
+  /* Prefill the prompt in one batch, then one token at a time, printing
+   * each as it comes. */
+  if (!engine_step (&engine, cache, (int *) tokens->data, tokens->len, logits, &error))
+    {
+      g_printerr ("llm-node generate: %s\n", error->message);
+      return 1;
+    }
+
+  for (int i = 0; i < options->n_tokens; i++)
+    {
+      int token = llm_sampler_sample (sampler, logits, (int *) tokens->data, tokens->len);
+
+      if (llm_config_is_eos (config, token))
+        break;
+      g_array_append_val (tokens, token);
+      g_print ("%s%d", i > 0 ? " " : "", token);
+      fflush (stdout);
+
+      if (i + 1 == options->n_tokens)
+        break;
+      if (!engine_step (&engine, cache, &token, 1, logits, &error))
+        {
+          /* A full context ends the answer, as the end-of-sequence token would. */
+          if (g_error_matches (error, LLM_MODEL_ERROR, LLM_MODEL_ERROR_CACHE_FULL))
+            break;
+          g_printerr ("\nllm-node generate: %s\n", error->message);
+          return 1;
+        }
+    }
+  g_print ("\n");
+
+  return 0;
+}
+
+static guint64
+peak_rss_bytes (void)
+{
+  struct rusage usage;
+
+  getrusage (RUSAGE_SELF, &usage);
+  return (guint64) usage.ru_maxrss * 1024;
+}
+
+int
+llm_cli_bench (CliOptions  *options,
+               int          argc,
+               char       **argv)
+{
+  g_auto(Engine) engine = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(LlmKvCache) cache = NULL;
+  g_autofree int *prompt = NULL;
+  g_autofree float *logits = NULL;
+  const LlmConfig *config;
+  double bandwidth, prefill_seconds, decode_seconds, prefill_rate, decode_rate;
+  guint64 bytes_per_token;
+  gint64 start;
+  GRand *rand;
+  int token;
+
+  if (options->prompt_tokens < 1 || options->gen_tokens < 1)
+    {
+      g_printerr (_("llm-node bench: --prompt-tokens and --gen-tokens must be 1 or more\n"));
+      return 2;
+    }
+  if (!engine_load (&engine, options, &error))
+    {
+      g_printerr ("llm-node bench: %s\n", error->message);
+      return g_error_matches (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED) ? 2 : 1;
+    }
+
+  config = llm_model_get_config (engine.model);
+  cache = llm_kv_cache_new (engine.layers, KV_CACHE_BUDGET);
+  logits = g_new (float, config->vocab_size);
+  bandwidth = llm_measure_read_bandwidth (engine.pool);
+
+  /* A prompt of random tokens: speed does not depend on which. */
+  rand = g_rand_new_with_seed (1);
+  prompt = g_new (int, options->prompt_tokens);
+  for (int i = 0; i < options->prompt_tokens; i++)
+    prompt[i] = g_rand_int_range (rand, 0, config->vocab_size);
+  g_rand_free (rand);
+
+  /* A warm-up token maps the weights in, so that page faults are not timed. */
+  if (!engine_step (&engine, cache, prompt, 1, logits, &error))
+    goto failed;
+  llm_kv_cache_truncate (cache, 0);
+
+  start = g_get_monotonic_time ();
+  if (!engine_step (&engine, cache, prompt, options->prompt_tokens, logits, &error))
+    goto failed;
+  prefill_seconds = (g_get_monotonic_time () - start) * 1e-6;
+
+  start = g_get_monotonic_time ();
+  token = prompt[options->prompt_tokens - 1];
+  for (int i = 0; i < options->gen_tokens; i++)
+    {
+      token = (token * 7919 + 13) % config->vocab_size;
+      if (!engine_step (&engine, cache, &token, 1, logits, &error))
+        goto failed;
+    }
+  decode_seconds = (g_get_monotonic_time () - start) * 1e-6;
+
+  /* What one decoded token reads: every layer's weights and the lm_head. */
+  bytes_per_token = llm_layers_get_bytes (engine.layers) + llm_head_get_bytes (engine.head);
+  prefill_rate = options->prompt_tokens / prefill_seconds;
+  decode_rate = options->gen_tokens / decode_seconds;
+
+  if (options->json)
+    {
+      g_print ("{\"model\": \"%s\", \"architecture\": \"%s\", \"dtype\": \"%s\", "
+               "\"threads\": %d, \"matmul_path\": \"%s\", "
+               "\"prompt_tokens\": %d, \"gen_tokens\": %d, "
+               "\"prefill_tokens_per_s\": %.2f, \"decode_tokens_per_s\": %.2f, "
+               "\"peak_rss_bytes\": %" G_GUINT64_FORMAT ", "
+               "\"memory_bandwidth_bytes_per_s\": %.0f, "
+               "\"weight_bytes_per_token\": %" G_GUINT64_FORMAT ", "
+               "\"decode_fraction_of_bandwidth_bound\": %.3f}\n",
+               options->model_dir, config->architecture,
+               llm_dtype_to_string (llm_model_get_dtype (engine.model)),
+               llm_pool_get_n_threads (engine.pool), llm_matmul_get_path (),
+               options->prompt_tokens, options->gen_tokens, prefill_rate, decode_rate,
+               peak_rss_bytes (), bandwidth, bytes_per_token,
+               decode_rate * bytes_per_token / bandwidth);
+    }
+  else
+    {
+      g_autofree char *rss = g_format_size (peak_rss_bytes ());
+      g_autofree char *weights = g_format_size (bytes_per_token);
+
+      g_print ("%s (%s, %s), %d threads, %s kernels\n", options->model_dir,
+               config->architecture, llm_dtype_to_string (llm_model_get_dtype (engine.model)),
+               llm_pool_get_n_threads (engine.pool), llm_matmul_get_path ());
+      g_print ("prefill  %4d tokens  %8.2f tokens/s\n", options->prompt_tokens, prefill_rate);
+      g_print ("decode   %4d tokens  %8.2f tokens/s\n", options->gen_tokens, decode_rate);
+      g_print ("memory bandwidth     %8.2f GB/s (read, %d threads)\n", bandwidth / 1e9,
+               llm_pool_get_n_threads (engine.pool));
+      g_print ("weights per token    %s; bound %.2f tokens/s; decode at %.1f %% of it\n",
+               weights, bandwidth / bytes_per_token, 100 * decode_rate * bytes_per_token / bandwidth);
+      g_print ("peak RSS             %s\n", rss);
+    }
+
+  return 0;
+
+failed:
+  g_printerr ("llm-node bench: %s\n", error->message);
+  return 1;
+}
