@@ -335,3 +335,47 @@ llm_axpy_avx512 (float       *y,
                                                            _mm512_maskz_loadu_ps (mask, y + i)));
     }
 }
+
+/* e^x for 16 lanes: x = k·ln 2 + r with |r| ≤ ln 2 / 2, e^r by its Taylor
+ * polynomial to degree 7 (error under 1e-7 relative), 2^k in the exponent. */
+static inline __m512
+exp_ps (__m512 x)
+{
+  const __m512 log2e = _mm512_set1_ps (1.44269504088896341f);
+  const __m512 ln2_hi = _mm512_set1_ps (0.693359375f);
+  const __m512 ln2_lo = _mm512_set1_ps (-2.12194440e-4f);
+  __m512 k, r, p;
+
+  x = _mm512_max_ps (_mm512_min_ps (x, _mm512_set1_ps (88.0f)), _mm512_set1_ps (-88.0f));
+  k = _mm512_roundscale_ps (_mm512_mul_ps (x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  r = _mm512_fnmadd_ps (k, ln2_hi, x);
+  r = _mm512_fnmadd_ps (k, ln2_lo, r);
+
+  p = _mm512_set1_ps (1.0f / 5040);
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (1.0f / 720));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (1.0f / 120));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (1.0f / 24));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (1.0f / 6));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (0.5f));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (1.0f));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (1.0f));
+
+  return _mm512_scalef_ps (p, k);
+}
+
+void
+llm_silu_mul_avx512 (float       *gate,
+                     const float *up,
+                     gsize        count)
+{
+  gsize i = 0;
+
+  for (; i + 16 <= count; i += 16)
+    {
+      __m512 g = _mm512_loadu_ps (gate + i);
+      __m512 sigmoid = _mm512_div_ps (_mm512_set1_ps (1.0f),
+                                      _mm512_add_ps (_mm512_set1_ps (1.0f), exp_ps (_mm512_sub_ps (_mm512_setzero_ps (), g))));
+      _mm512_storeu_ps (gate + i, _mm512_mul_ps (_mm512_mul_ps (g, sigmoid), _mm512_loadu_ps (up + i)));
+    }
+  llm_silu_mul_generic (gate + i, up + i, count - i);
+}

@@ -62,3 +62,9 @@ llm_axpy_avx512 (float *y, float a, const float *x, int count)
 {
   llm_axpy_generic (y, a, x, count);
 }
+
+void
+llm_silu_mul_avx512 (float *gate, const float *up, gsize count)
+{
+  llm_silu_mul_generic (gate, up, count);
+}

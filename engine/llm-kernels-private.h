@@ -35,6 +35,7 @@ guint64 llm_read_avx512  (const void *data, gsize bytes);
 /* The vector kernels of attention, per path. */
 typedef float (*LlmDotFunc)  (const float *a, const float *b, int count);
 typedef void  (*LlmAxpyFunc) (float *y, float a, const float *x, int count);
+typedef void  (*LlmSiluMulFunc) (float *gate, const float *up, gsize count);
 
 float llm_dot_generic  (const float *a, const float *b, int count);
 float llm_dot_avx2     (const float *a, const float *b, int count);
@@ -42,6 +43,9 @@ float llm_dot_avx512   (const float *a, const float *b, int count);
 void  llm_axpy_generic (float *y, float a, const float *x, int count);
 void  llm_axpy_avx2    (float *y, float a, const float *x, int count);
 void  llm_axpy_avx512  (float *y, float a, const float *x, int count);
+
+void  llm_silu_mul_generic (float *gate, const float *up, gsize count);
+void  llm_silu_mul_avx512  (float *gate, const float *up, gsize count);
 
 /* A per-thread buffer of at least size bytes, 64-byte aligned, kept for the
  * thread's life (weights converted to f32 for a block of rows). */

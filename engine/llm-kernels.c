@@ -118,11 +118,16 @@ static const struct {
   LlmReadFunc read;
   LlmDotFunc dot;
   LlmAxpyFunc axpy;
+  LlmSiluMulFunc silu_mul;
 } paths[] = {
-  { "generic", llm_matmul_rows_generic, llm_read_generic, llm_dot_generic, llm_axpy_generic },
-  { "avx2", llm_matmul_rows_avx2, llm_read_avx2, llm_dot_avx2, llm_axpy_avx2 },
-  { "avx512", llm_matmul_rows_avx512, llm_read_avx512, llm_dot_avx512, llm_axpy_avx512 },
-  { "avx512bf16", llm_matmul_rows_avx512bf16, llm_read_avx512, llm_dot_avx512, llm_axpy_avx512 },
+  { "generic", llm_matmul_rows_generic, llm_read_generic, llm_dot_generic, llm_axpy_generic,
+    llm_silu_mul_generic },
+  { "avx2", llm_matmul_rows_avx2, llm_read_avx2, llm_dot_avx2, llm_axpy_avx2,
+    llm_silu_mul_generic },
+  { "avx512", llm_matmul_rows_avx512, llm_read_avx512, llm_dot_avx512, llm_axpy_avx512,
+    llm_silu_mul_avx512 },
+  { "avx512bf16", llm_matmul_rows_avx512bf16, llm_read_avx512, llm_dot_avx512, llm_axpy_avx512,
+    llm_silu_mul_avx512 },
 };
 
 static int bf16_activations = -1;
@@ -304,6 +309,14 @@ void
 llm_silu_mul (float       *gate,
               const float *up,
               gsize        count)
+{
+  paths[get_path ()].silu_mul (gate, up, count);
+}
+
+void
+llm_silu_mul_generic (float       *gate,
+                      const float *up,
+                      gsize        count)
 {
   for (gsize i = 0; i < count; i++)
     gate[i] = gate[i] / (1.0f + expf (-gate[i])) * up[i];

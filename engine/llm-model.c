@@ -734,60 +734,160 @@ attention_worker (void *data,
     }
 }
 
+/* The steps between the products work row by row: for a prompt, each
+ * thread of the pool takes a share of the rows; one token's are too short
+ * to share. */
+typedef void (*RowsFunc) (Forward *f,
+                          int      begin,
+                          int      end);
+
+typedef struct
+{
+  Forward *f;
+  RowsFunc func;
+} RowsJob;
+
+static void
+rows_worker (void *data,
+             int   thread_index,
+             int   n_threads)
+{
+  RowsJob *job = data;
+  int begin, end;
+
+  llm_pool_split (job->f->n, 1, thread_index, n_threads, &begin, &end);
+  if (begin < end)
+    job->func (job->f, begin, end);
+}
+
+static void
+for_rows (Forward  *f,
+          LlmPool  *pool,
+          RowsFunc  func)
+{
+  RowsJob job = { f, func };
+
+  if (f->n < 4)
+    func (f, 0, f->n);
+  else
+    llm_pool_run (pool, rows_worker, &job);
+}
+
+static void
+normalize_attention_input (Forward *f,
+                           int      begin,
+                           int      end)
+{
+  const LlmConfig *c = f->config;
+  gsize offset = (gsize) begin * c->dim;
+
+  llm_rmsnorm (f->xb + offset, f->x + offset, f->layer->attn_norm, end - begin, c->dim, c->norm_eps);
+}
+
+/* Biases, Qwen3's per-head norms of q and k, the rotation; then the keys
+ * and values join the session's cache. */
+static void
+prepare_queries_and_keys (Forward *f,
+                          int      begin,
+                          int      end)
+{
+  const LlmConfig *c = f->config;
+  const Layer *layer = f->layer;
+  int n = end - begin;
+  int q_width = c->n_heads * c->head_dim;
+  int kv_width = c->n_kv_heads * c->head_dim;
+  float *q = f->q + (gsize) begin * q_width;
+  float *k = f->k + (gsize) begin * kv_width;
+  float *v = f->v + (gsize) begin * kv_width;
+  const float *cos = f->cos + (gsize) begin * (c->head_dim / 2);
+  const float *sin = f->sin + (gsize) begin * (c->head_dim / 2);
+
+  add_bias (q, layer->bq, n, q_width);
+  add_bias (k, layer->bk, n, kv_width);
+  add_bias (v, layer->bv, n, kv_width);
+
+  if (layer->q_norm != NULL)
+    {
+      llm_rmsnorm (q, q, layer->q_norm, n * c->n_heads, c->head_dim, c->norm_eps);
+      llm_rmsnorm (k, k, layer->k_norm, n * c->n_kv_heads, c->head_dim, c->norm_eps);
+    }
+
+  apply_rope (q, n, c->n_heads, c->head_dim, cos, sin);
+  apply_rope (k, n, c->n_kv_heads, c->head_dim, cos, sin);
+
+  memcpy (f->keys + (gsize) (f->start + begin) * kv_width, k, sizeof (float) * n * kv_width);
+  memcpy (f->values + (gsize) (f->start + begin) * kv_width, v, sizeof (float) * n * kv_width);
+}
+
+/* The attention's residual, then the MLP's input. */
+static void
+normalize_mlp_input (Forward *f,
+                     int      begin,
+                     int      end)
+{
+  const LlmConfig *c = f->config;
+  gsize offset = (gsize) begin * c->dim;
+
+  llm_add (f->x + offset, f->xb + offset, (gsize) (end - begin) * c->dim);
+  llm_rmsnorm (f->xb + offset, f->x + offset, f->layer->ffn_norm, end - begin, c->dim, c->norm_eps);
+}
+
+static void
+gate (Forward *f,
+      int      begin,
+      int      end)
+{
+  gsize offset = (gsize) begin * f->config->hidden_dim;
+
+  llm_silu_mul (f->gate + offset, f->up + offset, (gsize) (end - begin) * f->config->hidden_dim);
+}
+
+static void
+add_mlp_output (Forward *f,
+                int      begin,
+                int      end)
+{
+  gsize offset = (gsize) begin * f->config->dim;
+
+  llm_add (f->x + offset, f->xb + offset, (gsize) (end - begin) * f->config->dim);
+}
+
+/* One transformer block: pre-norm attention, then the SiLU-gated MLP, each
+ * added to the residual stream x. */
 static void
 layer_forward (Forward     *f,
                LlmPool     *pool,
                const Layer *layer)
 {
-  const LlmConfig *c = f->config;
   int n = f->n;
-  int q_width = c->n_heads * c->head_dim;
-  int kv_width = c->n_kv_heads * c->head_dim;
 
-  /* Attention: normalize, project to q, k and v in one parallel step. */
-  llm_rmsnorm (f->xb, f->x, layer->attn_norm, n, c->dim, c->norm_eps);
+  f->layer = layer;
+
+  /* Attention: q, k and v in one parallel step. */
+  for_rows (f, pool, normalize_attention_input);
   {
     LlmMatmul qkv[] = { { layer->wq, f->q }, { layer->wk, f->k }, { layer->wv, f->v } };
     llm_matmul (pool, f->xb, n, qkv, G_N_ELEMENTS (qkv));
   }
-  add_bias (f->q, layer->bq, n, q_width);
-  add_bias (f->k, layer->bk, n, kv_width);
-  add_bias (f->v, layer->bv, n, kv_width);
-
-  /* Qwen3 normalizes each head of q and k before the rotation. */
-  if (layer->q_norm != NULL)
-    {
-      llm_rmsnorm (f->q, f->q, layer->q_norm, n * c->n_heads, c->head_dim, c->norm_eps);
-      llm_rmsnorm (f->k, f->k, layer->k_norm, n * c->n_kv_heads, c->head_dim, c->norm_eps);
-    }
-
-  apply_rope (f->q, n, c->n_heads, c->head_dim, f->cos, f->sin);
-  apply_rope (f->k, n, c->n_kv_heads, c->head_dim, f->cos, f->sin);
-
-  /* Append this call's keys and values to the session's cache, then attend. */
-  memcpy (f->keys + (gsize) f->start * kv_width, f->k, sizeof (float) * n * kv_width);
-  memcpy (f->values + (gsize) f->start * kv_width, f->v, sizeof (float) * n * kv_width);
+  for_rows (f, pool, prepare_queries_and_keys);
   llm_pool_run (pool, attention_worker, f);
-
-  /* Output projection, residual. */
   {
     LlmMatmul o = { layer->wo, f->xb };
     llm_matmul (pool, f->att, n, &o, 1);
   }
-  llm_add (f->x, f->xb, (gsize) n * c->dim);
 
-  /* MLP: SiLU-gated, residual. */
-  llm_rmsnorm (f->xb, f->x, layer->ffn_norm, n, c->dim, c->norm_eps);
+  /* MLP: gate and up in one parallel step, down. */
+  for_rows (f, pool, normalize_mlp_input);
   {
     LlmMatmul gate_up[] = { { layer->w_gate, f->gate }, { layer->w_up, f->up } };
     llm_matmul (pool, f->xb, n, gate_up, G_N_ELEMENTS (gate_up));
   }
-  llm_silu_mul (f->gate, f->up, (gsize) n * c->hidden_dim);
+  for_rows (f, pool, gate);
   {
     LlmMatmul down = { layer->w_down, f->xb };
     llm_matmul (pool, f->gate, n, &down, 1);
   }
-  llm_add (f->x, f->xb, (gsize) n * c->dim);
+  for_rows (f, pool, add_mlp_output);
 }
 
 /**
