@@ -4,7 +4,7 @@
 # from the lock file, and writes STAMP when done. A failure (no network, no
 # npm) fails the tests that need them: a missing reference is never a skip.
 set -eu
-lock="$1"; out="$2"; stamp="$3"
+lock="$1"; out="$2"; stamp="$(pwd)/$3"
 mkdir -p "$out"
 cp "$(dirname "$lock")/package.json" "$lock" "$out/"
 cd "$out"
