@@ -414,8 +414,9 @@ llm_config_parse (const char  *json,
                    name, config->n_heads, config->n_kv_heads);
       return NULL;
     }
-  if (config->head_dim % 2 != 0)
-    return reader_fail (&reader, "head_dim", "must be even for rotary embeddings"), NULL;
+  if (config->head_dim < 2 || config->head_dim % 2 != 0)
+    return reader_fail (&reader, "head_dim", "must be even and at least 2 for rotary embeddings"),
+           NULL;
 
   /* Phi-3 ties nothing; Qwen and small Llamas tie the head to the embeddings. */
   config->tie_embeddings = config->arch != LLM_ARCH_PHI3;
