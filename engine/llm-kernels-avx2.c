@@ -221,24 +221,6 @@ llm_matmul_rows_avx2 (const float     *x,
     }
 }
 
-guint64
-llm_read_avx2 (const void *data,
-               gsize       bytes)
-{
-  const __m256i *first = data;
-  const __m256i *second = first + bytes / 64;
-  __m256i a = _mm256_setzero_si256 (), b = _mm256_setzero_si256 ();
-  guint64 lanes[4];
-
-  for (gsize i = 0; i < bytes / 64; i++)
-    {
-      a = _mm256_or_si256 (a, _mm256_loadu_si256 (first + i));
-      b = _mm256_or_si256 (b, _mm256_loadu_si256 (second + i));
-    }
-
-  _mm256_storeu_si256 ((__m256i *) lanes, _mm256_or_si256 (a, b));
-  return lanes[0] | lanes[1] | lanes[2] | lanes[3];
-}
 
 float
 llm_dot_avx2 (const float *a,

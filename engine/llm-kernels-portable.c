@@ -27,17 +27,7 @@ llm_matmul_rows_avx512 (const float *x, int n, const LlmMatrix *w, float *out,
   llm_matmul_rows_generic (x, n, w, out, row_begin, row_end);
 }
 
-guint64
-llm_read_avx2 (const void *data, gsize bytes)
-{
-  return llm_read_generic (data, bytes);
-}
 
-guint64
-llm_read_avx512 (const void *data, gsize bytes)
-{
-  return llm_read_generic (data, bytes);
-}
 
 float
 llm_dot_avx2 (const float *a, const float *b, int count)

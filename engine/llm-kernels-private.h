@@ -24,14 +24,6 @@ void llm_matmul_rows_avx512  (const float *x, int n, const LlmMatrix *w, float *
 void llm_matmul_rows_avx512bf16 (const float *x, int n, const LlmMatrix *w, float *out,
                                  int row_begin, int row_end);
 
-/* Reads bytes (a multiple of 128) from two streams, its two halves, with
- * the widest loads of the path; returns an OR of what it read. */
-typedef guint64 (*LlmReadFunc) (const void *data, gsize bytes);
-
-guint64 llm_read_generic (const void *data, gsize bytes);
-guint64 llm_read_avx2    (const void *data, gsize bytes);
-guint64 llm_read_avx512  (const void *data, gsize bytes);
-
 /* The vector kernels of attention, per path. */
 typedef float (*LlmDotFunc)  (const float *a, const float *b, int count);
 typedef void  (*LlmAxpyFunc) (float *y, float a, const float *x, int count);

@@ -71,8 +71,11 @@ void  llm_axpy            (float           *y,
                            int              count);
 
 /* The memory read bandwidth of this machine with the pool's threads, in
- * bytes per second, read the way the decode kernels read weights. */
-double llm_measure_read_bandwidth (LlmPool *pool);
+ * bytes per second, reading data (far larger than the caches) the way the
+ * decode kernels read weights. */
+double llm_measure_read_bandwidth (LlmPool    *pool,
+                                   const void *data,
+                                   gsize       bytes);
 
 /* Converts count elements of dtype to f32. */
 void  llm_convert_to_f32  (float           *out,
