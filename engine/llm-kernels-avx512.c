@@ -7,6 +7,7 @@
 #include "llm-kernels-private.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 /* 16 elements of a row, as f32. */
 static inline __m512
@@ -381,4 +382,92 @@ llm_silu_mul_avx512 (float       *gate,
       _mm512_storeu_ps (gate + i, _mm512_mul_ps (_mm512_mul_ps (g, sigmoid), _mm512_loadu_ps (up + i)));
     }
   llm_silu_mul_generic (gate + i, up + i, count - i);
+}
+
+/* scores[s] = scale · q · keys[s], keys strided. Four keys at once share
+ * the loads of q and one transposing reduction. */
+void
+llm_attention_scores_avx512 (float       *scores,
+                             const float *q,
+                             const float *keys,
+                             gsize        stride,
+                             int          n_keys,
+                             int          head_dim,
+                             float        scale)
+{
+  int s = 0;
+
+  if (head_dim % 16 != 0)
+    {
+      for (; s < n_keys; s++)
+        scores[s] = llm_dot_avx512 (q, keys + s * stride, head_dim) * scale;
+      return;
+    }
+
+  for (; s + 4 <= n_keys; s += 4)
+    {
+      const float *k0 = keys + s * stride, *k1 = k0 + stride, *k2 = k1 + stride, *k3 = k2 + stride;
+      __m512 a0 = _mm512_setzero_ps (), a1 = _mm512_setzero_ps ();
+      __m512 a2 = _mm512_setzero_ps (), a3 = _mm512_setzero_ps ();
+      __m512 lo, hi, sum;
+      __m256 half;
+      __m128 quarter;
+
+      for (int d = 0; d < head_dim; d += 16)
+        {
+          __m512 qv = _mm512_loadu_ps (q + d);
+          a0 = _mm512_fmadd_ps (qv, _mm512_loadu_ps (k0 + d), a0);
+          a1 = _mm512_fmadd_ps (qv, _mm512_loadu_ps (k1 + d), a1);
+          a2 = _mm512_fmadd_ps (qv, _mm512_loadu_ps (k2 + d), a2);
+          a3 = _mm512_fmadd_ps (qv, _mm512_loadu_ps (k3 + d), a3);
+        }
+
+      /* Pairwise sums of the four accumulators, down to one lane each. */
+      lo = _mm512_add_ps (_mm512_unpacklo_ps (a0, a1), _mm512_unpackhi_ps (a0, a1));
+      hi = _mm512_add_ps (_mm512_unpacklo_ps (a2, a3), _mm512_unpackhi_ps (a2, a3));
+      sum = _mm512_add_ps (_mm512_castpd_ps (_mm512_unpacklo_pd (_mm512_castps_pd (lo), _mm512_castps_pd (hi))),
+                           _mm512_castpd_ps (_mm512_unpackhi_pd (_mm512_castps_pd (lo), _mm512_castps_pd (hi))));
+      /* Lanes now hold (k0, k1, k2, k3) sums of each 128-bit quarter. */
+      half = _mm256_add_ps (_mm512_castps512_ps256 (sum), _mm512_extractf32x8_ps (sum, 1));
+      quarter = _mm_add_ps (_mm256_castps256_ps128 (half), _mm256_extractf128_ps (half, 1));
+      _mm_storeu_ps (scores + s, _mm_mul_ps (quarter, _mm_set1_ps (scale)));
+    }
+
+  for (; s < n_keys; s++)
+    scores[s] = llm_dot_avx512 (q, keys + s * stride, head_dim) * scale;
+}
+
+/* out = Σ weights[s] · values[s], values strided, the sum kept in registers
+ * for head_dim up to 256. */
+void
+llm_attention_values_avx512 (float       *out,
+                             const float *weights,
+                             const float *values,
+                             gsize        stride,
+                             int          n_values,
+                             int          head_dim)
+{
+  __m512 acc[16];
+  int n_vectors = head_dim / 16;
+
+  if (head_dim % 16 != 0 || n_vectors > 16)
+    {
+      memset (out, 0, sizeof (float) * head_dim);
+      for (int s = 0; s < n_values; s++)
+        llm_axpy_avx512 (out, weights[s], values + s * stride, head_dim);
+      return;
+    }
+
+  for (int v = 0; v < n_vectors; v++)
+    acc[v] = _mm512_setzero_ps ();
+  for (int s = 0; s < n_values; s++)
+    {
+      __m512 w = _mm512_set1_ps (weights[s]);
+      const float *row = values + s * stride;
+
+      for (int v = 0; v < n_vectors; v++)
+        acc[v] = _mm512_fmadd_ps (w, _mm512_loadu_ps (row + 16 * v), acc[v]);
+    }
+  for (int v = 0; v < n_vectors; v++)
+    _mm512_storeu_ps (out + 16 * v, acc[v]);
 }

@@ -58,3 +58,17 @@ llm_silu_mul_avx512 (float *gate, const float *up, gsize count)
 {
   llm_silu_mul_generic (gate, up, count);
 }
+
+void
+llm_attention_scores_avx512 (float *scores, const float *q, const float *keys, gsize stride,
+                             int n_keys, int head_dim, float scale)
+{
+  llm_attention_scores_generic (scores, q, keys, stride, n_keys, head_dim, scale);
+}
+
+void
+llm_attention_values_avx512 (float *out, const float *weights, const float *values, gsize stride,
+                             int n_values, int head_dim)
+{
+  llm_attention_values_generic (out, weights, values, stride, n_values, head_dim);
+}

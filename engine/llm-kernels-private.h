@@ -39,6 +39,20 @@ void  llm_axpy_avx512  (float *y, float a, const float *x, int count);
 void  llm_silu_mul_generic (float *gate, const float *up, gsize count);
 void  llm_silu_mul_avx512  (float *gate, const float *up, gsize count);
 
+typedef void (*LlmAttentionScoresFunc) (float *scores, const float *q, const float *keys,
+                                        gsize stride, int n_keys, int head_dim, float scale);
+typedef void (*LlmAttentionValuesFunc) (float *out, const float *weights, const float *values,
+                                        gsize stride, int n_values, int head_dim);
+
+void llm_attention_scores_generic (float *scores, const float *q, const float *keys, gsize stride,
+                                   int n_keys, int head_dim, float scale);
+void llm_attention_scores_avx512  (float *scores, const float *q, const float *keys, gsize stride,
+                                   int n_keys, int head_dim, float scale);
+void llm_attention_values_generic (float *out, const float *weights, const float *values,
+                                   gsize stride, int n_values, int head_dim);
+void llm_attention_values_avx512  (float *out, const float *weights, const float *values,
+                                   gsize stride, int n_values, int head_dim);
+
 /* A per-thread buffer of at least size bytes, 64-byte aligned, kept for the
  * thread's life (weights converted to f32 for a block of rows). */
 float *llm_kernels_scratch (gsize size);

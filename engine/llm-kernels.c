@@ -102,15 +102,17 @@ static const struct {
   LlmDotFunc dot;
   LlmAxpyFunc axpy;
   LlmSiluMulFunc silu_mul;
+  LlmAttentionScoresFunc attention_scores;
+  LlmAttentionValuesFunc attention_values;
 } paths[] = {
   { "generic", llm_matmul_rows_generic, llm_dot_generic, llm_axpy_generic,
-    llm_silu_mul_generic },
+    llm_silu_mul_generic, llm_attention_scores_generic, llm_attention_values_generic },
   { "avx2", llm_matmul_rows_avx2, llm_dot_avx2, llm_axpy_avx2,
-    llm_silu_mul_generic },
+    llm_silu_mul_generic, llm_attention_scores_generic, llm_attention_values_generic },
   { "avx512", llm_matmul_rows_avx512, llm_dot_avx512, llm_axpy_avx512,
-    llm_silu_mul_avx512 },
+    llm_silu_mul_avx512, llm_attention_scores_avx512, llm_attention_values_avx512 },
   { "avx512bf16", llm_matmul_rows_avx512bf16, llm_dot_avx512, llm_axpy_avx512,
-    llm_silu_mul_avx512 },
+    llm_silu_mul_avx512, llm_attention_scores_avx512, llm_attention_values_avx512 },
 };
 
 static int bf16_activations = -1;
@@ -366,6 +368,55 @@ llm_axpy (float       *y,
   paths[get_path ()].axpy (y, a, x, count);
 }
 
+void
+llm_attention_scores (float       *scores,
+                      const float *q,
+                      const float *keys,
+                      gsize        stride,
+                      int          n_keys,
+                      int          head_dim,
+                      float        scale)
+{
+  paths[get_path ()].attention_scores (scores, q, keys, stride, n_keys, head_dim, scale);
+}
+
+void
+llm_attention_values (float       *out,
+                      const float *weights,
+                      const float *values,
+                      gsize        stride,
+                      int          n_values,
+                      int          head_dim)
+{
+  paths[get_path ()].attention_values (out, weights, values, stride, n_values, head_dim);
+}
+
+void
+llm_attention_scores_generic (float       *scores,
+                              const float *q,
+                              const float *keys,
+                              gsize        stride,
+                              int          n_keys,
+                              int          head_dim,
+                              float        scale)
+{
+  for (int s = 0; s < n_keys; s++)
+    scores[s] = llm_dot (q, keys + s * stride, head_dim) * scale;
+}
+
+void
+llm_attention_values_generic (float       *out,
+                              const float *weights,
+                              const float *values,
+                              gsize        stride,
+                              int          n_values,
+                              int          head_dim)
+{
+  memset (out, 0, sizeof (float) * head_dim);
+  for (int s = 0; s < n_values; s++)
+    llm_axpy (out, weights[s], values + s * stride, head_dim);
+}
+
 float
 llm_dot_generic (const float *a,
                  const float *b,
@@ -398,8 +449,8 @@ llm_axpy_generic (float       *y,
     y[i] += a * x[i];
 }
 
-/* Read bandwidth as the decode kernels reach it: products of a token with
- * data seen as a BF16 matrix of 2048 columns, best of five. */
+/* Read bandwidth as the decode kernels reach it: the product of a token
+ * with data seen as a BF16 matrix of 2048 columns. */
 double
 llm_measure_read_bandwidth (LlmPool    *pool,
                             const void *data,
@@ -410,18 +461,12 @@ llm_measure_read_bandwidth (LlmPool    *pool,
   g_autofree float *x = g_new (float, cols);
   g_autofree float *out = g_new (float, rows);
   LlmMatmul product = { { data, LLM_DTYPE_BF16, rows, cols }, out };
-  double best = 0;
+  gint64 start;
 
   for (int i = 0; i < cols; i++)
     x[i] = 1.0f;
 
-  for (int run = 0; run < 5; run++)
-    {
-      gint64 start = g_get_monotonic_time ();
-
-      llm_matmul (pool, x, 1, &product, 1);
-      best = MAX (best, (double) rows * cols * 2 / ((g_get_monotonic_time () - start) * 1e-6));
-    }
-
-  return best;
+  start = g_get_monotonic_time ();
+  llm_matmul (pool, x, 1, &product, 1);
+  return (double) rows * cols * 2 / ((g_get_monotonic_time () - start) * 1e-6);
 }

@@ -62,6 +62,22 @@ void  llm_add             (float           *x,
                            gsize            count);
 void  llm_softmax         (float           *x,
                            int              count);
+/* Attention of one query head: scores (n_keys) = scale · q · keys[s], and
+ * out (head_dim) = Σ weights[s] · values[s]; keys and values are rows
+ * stride floats apart in a KV cache. */
+void  llm_attention_scores (float           *scores,
+                            const float     *q,
+                            const float     *keys,
+                            gsize            stride,
+                            int              n_keys,
+                            int              head_dim,
+                            float            scale);
+void  llm_attention_values (float           *out,
+                            const float     *weights,
+                            const float     *values,
+                            gsize            stride,
+                            int              n_values,
+                            int              head_dim);
 float llm_dot             (const float     *a,
                            const float     *b,
                            int              count);

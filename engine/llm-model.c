@@ -4,6 +4,7 @@
 #include "llm-model.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "llm-kernels.h"
@@ -630,6 +631,7 @@ typedef struct
   float *sin;          /* (n, head_dim / 2) */
   float *scores;       /* (n_threads, start + n) attention weights */
   const Layer *layer;
+  atomic_int next_pair;  /* of the attention's (token, head) pairs */
   float *keys;         /* this layer's cache */
   float *values;
 } Forward;
@@ -693,7 +695,8 @@ compute_rope_tables (Forward *f)
       }
 }
 
-/* Each thread takes a share of the (token, head) pairs. */
+/* Each free thread takes the next (token, head) pair, the last tokens
+ * first: under the causal mask, later tokens attend to more positions. */
 static void
 attention_worker (void *data,
                   int   thread_index,
@@ -706,31 +709,28 @@ attention_worker (void *data,
   int group = c->n_heads / c->n_kv_heads;
   float scale = 1.0f / sqrtf ((float) hd);
   float *scores = f->scores + (gsize) thread_index * (f->start + f->n);
-  int begin, end;
+  int n_pairs = f->n * c->n_heads;
+  int pair;
 
-  llm_pool_split (f->n * c->n_heads, 1, thread_index, n_threads, &begin, &end);
-
-  for (int pair = begin; pair < end; pair++)
+  while ((pair = atomic_fetch_add_explicit (&f->next_pair, 1, memory_order_relaxed)) < n_pairs)
     {
-      int t = pair / c->n_heads;
+      int t = f->n - 1 - pair / c->n_heads;
       int h = pair % c->n_heads;
       int position = f->start + t;
       int first = 0;
-      const float *q = f->q + ((gsize) t * c->n_heads + h) * hd;
-      float *out = f->att + ((gsize) t * c->n_heads + h) * hd;
       gsize kv_offset = (gsize) (h / group) * hd;
 
       /* Causal: a token sees itself and those before, within the window. */
       if (c->sliding_window > 0)
         first = MAX (0, position - c->sliding_window + 1);
 
-      for (int s = first; s <= position; s++)
-        scores[s - first] = llm_dot (q, f->keys + (gsize) s * kv_width + kv_offset, hd) * scale;
+      llm_attention_scores (scores, f->q + ((gsize) t * c->n_heads + h) * hd,
+                            f->keys + (gsize) first * kv_width + kv_offset, kv_width,
+                            position - first + 1, hd, scale);
       llm_softmax (scores, position - first + 1);
-
-      memset (out, 0, sizeof (float) * hd);
-      for (int s = first; s <= position; s++)
-        llm_axpy (out, scores[s - first], f->values + (gsize) s * kv_width + kv_offset, hd);
+      llm_attention_values (f->att + ((gsize) t * c->n_heads + h) * hd, scores,
+                            f->values + (gsize) first * kv_width + kv_offset, kv_width,
+                            position - first + 1, hd);
     }
 }
 
@@ -870,6 +870,7 @@ layer_forward (Forward     *f,
     llm_matmul (pool, f->xb, n, qkv, G_N_ELEMENTS (qkv));
   }
   for_rows (f, pool, prepare_queries_and_keys);
+  atomic_store (&f->next_pair, 0);
   llm_pool_run (pool, attention_worker, f);
   {
     LlmMatmul o = { layer->wo, f->xb };

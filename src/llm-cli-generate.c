@@ -24,6 +24,9 @@
 /* The KV cache may take this much, at most, for one command-line session. */
 #define KV_CACHE_BUDGET (G_GUINT64_CONSTANT (4) << 30)
 
+/* Tokens decoded between two readings of the memory bandwidth. */
+#define DECODE_SLICE 8
+
 typedef struct
 {
   LlmModel *model;
@@ -191,23 +194,28 @@ llm_cli_generate (CliOptions  *options,
   return 0;
 }
 
-/* Memory bandwidth, read where the weights live: the page cache holds a
- * model file in large pages, and reads it twice as fast here as 4 KiB pages
- * of anonymous memory. The largest file of the model is mapped and read
- * whole; a model too small to outgrow the caches is measured on 1 GiB of
- * anonymous memory instead. */
-static double
-measure_bandwidth (Engine *engine)
+/* Memory to measure bandwidth on, where the weights live: the page cache
+ * holds a model file in large pages, and reads it twice as fast here as
+ * 4 KiB pages of anonymous memory. The largest file of the model, whole; a
+ * model too small to outgrow the caches gets 1 GiB of anonymous memory. */
+typedef struct
 {
-  LlmWeights *weights = llm_model_get_weights (engine->model);
+  void *data;
+  gsize size;
+  gboolean mapped;
+} BandwidthProbe;
+
+static void
+bandwidth_probe_init (BandwidthProbe *probe,
+                      LlmWeights     *weights)
+{
   const char *largest = NULL;
   gsize largest_size = 0;
-  double bandwidth;
-  void *data;
 
   for (guint i = 0; i < llm_weights_get_n_tensors (weights); i++)
     {
-      const char *path = llm_weights_get_file_path (weights, llm_weights_get_tensor (weights, i)->file_index);
+      guint file = llm_weights_get_tensor (weights, i)->file_index;
+      const char *path = llm_weights_get_file_path (weights, file);
       GStatBuf st;
 
       if (g_stat (path, &st) == 0 && (gsize) st.st_size > largest_size)
@@ -221,23 +229,47 @@ measure_bandwidth (Engine *engine)
     {
       int fd = open (largest, O_RDONLY);
 
-      data = fd >= 0 ? mmap (NULL, largest_size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+      probe->data = fd >= 0 ? mmap (NULL, largest_size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
       if (fd >= 0)
         close (fd);
-      if (data != MAP_FAILED)
+      if (probe->data != MAP_FAILED)
         {
-          bandwidth = llm_measure_read_bandwidth (engine->pool, data, largest_size);
-          munmap (data, largest_size);
-          return bandwidth;
+          probe->size = largest_size;
+          probe->mapped = TRUE;
+          return;
         }
     }
 
-  largest_size = (gsize) 1 << 30;
-  data = g_malloc (largest_size);
-  memset (data, 0x3f, largest_size);
-  bandwidth = llm_measure_read_bandwidth (engine->pool, data, largest_size);
-  g_free (data);
-  return bandwidth;
+  probe->size = (gsize) 1 << 30;
+  probe->data = g_malloc (probe->size);
+  probe->mapped = FALSE;
+  memset (probe->data, 0x3f, probe->size);
+}
+
+static void
+bandwidth_probe_clear (BandwidthProbe *probe)
+{
+  if (probe->mapped)
+    munmap (probe->data, probe->size);
+  else
+    g_free (probe->data);
+}
+
+static int
+compare_doubles (gconstpointer a,
+                 gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+
+  return (x > y) - (x < y);
+}
+
+static double
+median (double *values,
+        int     n)
+{
+  qsort (values, n, sizeof (double), (GCompareFunc) compare_doubles);
+  return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 static guint64
@@ -260,8 +292,12 @@ llm_cli_bench (CliOptions  *options,
   g_autofree int *prompt = NULL;
   g_autofree float *logits = NULL;
   const LlmConfig *config;
-  double bandwidth, prefill_seconds, decode_seconds, prefill_rate, decode_rate;
-  guint64 bytes_per_token;
+  g_autofree double *bandwidths = NULL;
+  g_autofree double *fractions = NULL;
+  BandwidthProbe probe;
+  double bandwidth, fraction, prefill_seconds, decode_seconds, prefill_rate, decode_rate;
+  guint64 bytes_per_token, peak_rss;
+  int n_slices;
   gint64 start;
   GRand *rand;
   int token;
@@ -298,22 +334,47 @@ llm_cli_bench (CliOptions  *options,
     goto failed;
   prefill_seconds = (g_get_monotonic_time () - start) * 1e-6;
 
-  start = g_get_monotonic_time ();
+  /* Decode in slices of a few tokens, each followed by one read of the
+   * probe: the bandwidth this machine gives drifts from minute to minute,
+   * so each slice is compared with the bandwidth of its own moment, and the
+   * median of those fractions is reported. */
+  /* The probe maps the model's file a second time: RSS is taken before. */
+  peak_rss = peak_rss_bytes ();
+  bandwidth_probe_init (&probe, llm_model_get_weights (engine.model));
+  bytes_per_token = llm_layers_get_bytes (engine.layers) + llm_head_get_bytes (engine.head);
+  n_slices = (options->gen_tokens + DECODE_SLICE - 1) / DECODE_SLICE;
+  bandwidths = g_new (double, n_slices);
+  fractions = g_new (double, n_slices);
   token = prompt[options->prompt_tokens - 1];
-  for (int i = 0; i < options->gen_tokens; i++)
-    {
-      token = (token * 7919 + 13) % config->vocab_size;
-      if (!engine_step (&engine, cache, &token, 1, logits, &error))
-        goto failed;
-    }
-  decode_seconds = (g_get_monotonic_time () - start) * 1e-6;
+  decode_seconds = 0;
 
-  /* Measured right after decoding: the bandwidth this machine gives varies
-   * from minute to minute, and the ratio is what matters. */
-  bandwidth = measure_bandwidth (&engine);
+  for (int slice = 0, done = 0; slice < n_slices; slice++)
+    {
+      int n = MIN (DECODE_SLICE, options->gen_tokens - done);
+      double seconds;
+
+      start = g_get_monotonic_time ();
+      for (int i = 0; i < n; i++)
+        {
+          token = (token * 7919 + 13) % config->vocab_size;
+          if (!engine_step (&engine, cache, &token, 1, logits, &error))
+            {
+              bandwidth_probe_clear (&probe);
+              goto failed;
+            }
+        }
+      seconds = (g_get_monotonic_time () - start) * 1e-6;
+      decode_seconds += seconds;
+      done += n;
+
+      bandwidths[slice] = llm_measure_read_bandwidth (engine.pool, probe.data, probe.size);
+      fractions[slice] = n / seconds * bytes_per_token / bandwidths[slice];
+    }
+  bandwidth_probe_clear (&probe);
 
   /* What one decoded token reads: every layer's weights and the lm_head. */
-  bytes_per_token = llm_layers_get_bytes (engine.layers) + llm_head_get_bytes (engine.head);
+  bandwidth = median (bandwidths, n_slices);
+  fraction = median (fractions, n_slices);
   prefill_rate = options->prompt_tokens / prefill_seconds;
   decode_rate = options->gen_tokens / decode_seconds;
 
@@ -331,12 +392,11 @@ llm_cli_bench (CliOptions  *options,
                llm_dtype_to_string (llm_model_get_dtype (engine.model)),
                llm_pool_get_n_threads (engine.pool), llm_matmul_get_path (),
                options->prompt_tokens, options->gen_tokens, prefill_rate, decode_rate,
-               peak_rss_bytes (), bandwidth, bytes_per_token,
-               decode_rate * bytes_per_token / bandwidth);
+               peak_rss, bandwidth, bytes_per_token, fraction);
     }
   else
     {
-      g_autofree char *rss = g_format_size (peak_rss_bytes ());
+      g_autofree char *rss = g_format_size (peak_rss);
       g_autofree char *weights = g_format_size (bytes_per_token);
 
       g_print ("%s (%s, %s), %d threads, %s kernels\n", options->model_dir,
@@ -344,10 +404,10 @@ llm_cli_bench (CliOptions  *options,
                llm_pool_get_n_threads (engine.pool), llm_matmul_get_path ());
       g_print ("prefill  %4d tokens  %8.2f tokens/s\n", options->prompt_tokens, prefill_rate);
       g_print ("decode   %4d tokens  %8.2f tokens/s\n", options->gen_tokens, decode_rate);
-      g_print ("memory bandwidth     %8.2f GB/s (read, %d threads)\n", bandwidth / 1e9,
+      g_print ("memory bandwidth     %8.2f GB/s (read, %d threads, median)\n", bandwidth / 1e9,
                llm_pool_get_n_threads (engine.pool));
       g_print ("weights per token    %s; bound %.2f tokens/s; decode at %.1f %% of it\n",
-               weights, bandwidth / bytes_per_token, 100 * decode_rate * bytes_per_token / bandwidth);
+               weights, bandwidth / bytes_per_token, 100 * fraction);
       g_print ("peak RSS             %s\n", rss);
     }
 
