@@ -103,38 +103,40 @@ DEFINE_MATVEC (bf16, guint16)
 DEFINE_MATVEC (f16, guint16)
 DEFINE_MATVEC (f32, float)
 
-#define MR 4
-#define NR 3
+#define GEMM_MR 4
+#define GEMM_NR 3
+#define GEMM_X_TYPE float
+#define GEMM_W_TYPE float
 
 static inline void
 gemm_tile (const float *const *xr,
            const float *const *wr,
            int                  cols,
-           float                sums[MR][NR])
+           float                sums[GEMM_MR][GEMM_NR])
 {
-  __m256 acc[MR][NR];
+  __m256 acc[GEMM_MR][GEMM_NR];
   int c = 0;
 
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++)
+  for (int i = 0; i < GEMM_MR; i++)
+    for (int j = 0; j < GEMM_NR; j++)
       acc[i][j] = _mm256_setzero_ps ();
 
   for (; c + 8 <= cols; c += 8)
     {
-      __m256 wv[NR];
+      __m256 wv[GEMM_NR];
 
-      for (int j = 0; j < NR; j++)
+      for (int j = 0; j < GEMM_NR; j++)
         wv[j] = _mm256_loadu_ps (wr[j] + c);
-      for (int i = 0; i < MR; i++)
+      for (int i = 0; i < GEMM_MR; i++)
         {
           __m256 xv = _mm256_loadu_ps (xr[i] + c);
-          for (int j = 0; j < NR; j++)
+          for (int j = 0; j < GEMM_NR; j++)
             acc[i][j] = _mm256_fmadd_ps (xv, wv[j], acc[i][j]);
         }
     }
 
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++)
+  for (int i = 0; i < GEMM_MR; i++)
+    for (int j = 0; j < GEMM_NR; j++)
       {
         sums[i][j] = reduce_add (acc[i][j]);
         for (int k = c; k < cols; k++)
@@ -142,54 +144,27 @@ gemm_tile (const float *const *xr,
       }
 }
 
-static void
-gemm (const float     *x,
-      int              n,
-      const LlmMatrix *w,
-      float           *out,
-      int              row_begin,
-      int              row_end)
+static inline void
+gemm_weight_rows (const LlmMatrix  *w,
+                  int               r,
+                  int               nr,
+                  float            *scratch,
+                  const float     **wr)
 {
-  int cols = w->cols;
-  float *converted = NULL;
-
-  if (w->dtype != LLM_DTYPE_F32)
-    converted = llm_kernels_scratch (sizeof (float) * NR * cols);
-
-  for (int r = row_begin; r < row_end; r += NR)
+  if (w->dtype == LLM_DTYPE_F32)
     {
-      int nr = MIN (NR, row_end - r);
-      const float *wr[NR];
-
-      if (converted != NULL)
-        {
-          llm_convert_to_f32 (converted,
-                              (const guint16 *) w->data + (gsize) r * cols,
-                              w->dtype, (gsize) nr * cols);
-          for (int j = 0; j < NR; j++)
-            wr[j] = converted + (gsize) MIN (j, nr - 1) * cols;
-        }
-      else
-        for (int j = 0; j < NR; j++)
-          wr[j] = (const float *) w->data + (gsize) (r + MIN (j, nr - 1)) * cols;
-
-      for (int t = 0; t < n; t += MR)
-        {
-          int mr = MIN (MR, n - t);
-          const float *xr[MR];
-          float sums[MR][NR];
-
-          for (int i = 0; i < MR; i++)
-            xr[i] = x + (gsize) (t + MIN (i, mr - 1)) * cols;
-
-          gemm_tile (xr, wr, cols, sums);
-
-          for (int i = 0; i < mr; i++)
-            for (int j = 0; j < nr; j++)
-              out[(gsize) (t + i) * w->rows + r + j] = sums[i][j];
-        }
+      for (int j = 0; j < GEMM_NR; j++)
+        wr[j] = (const float *) w->data + (gsize) (r + MIN (j, nr - 1)) * w->cols;
+      return;
     }
+
+  llm_convert_to_f32 (scratch, (const guint16 *) w->data + (gsize) r * w->cols, w->dtype,
+                      (gsize) nr * w->cols);
+  for (int j = 0; j < GEMM_NR; j++)
+    wr[j] = scratch + (gsize) MIN (j, nr - 1) * w->cols;
 }
+
+#include "llm-kernels-gemm.h"
 
 void
 llm_matmul_rows_avx2 (const float     *x,
@@ -201,7 +176,8 @@ llm_matmul_rows_avx2 (const float     *x,
 {
   if (n > 1)
     {
-      gemm (x, n, w, out, row_begin, row_end);
+      gemm (x, w->cols, n, w, out, row_begin, row_end,
+            llm_kernels_scratch (sizeof (float) * GEMM_NR * w->cols));
       return;
     }
 

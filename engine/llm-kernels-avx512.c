@@ -137,136 +137,96 @@ DEFINE_MATVEC (bf16, guint16)
 DEFINE_MATVEC (f16, guint16)
 DEFINE_MATVEC (f32, float)
 
-/* Converts rows to f32 into dest, (n_rows, cols). */
-static void
-convert_rows (float           *dest,
-              const LlmMatrix *w,
-              int              row,
-              int              n_rows)
-{
-  gsize count = (gsize) n_rows * w->cols;
-  gsize i = 0;
-
-  if (w->dtype == LLM_DTYPE_BF16)
-    {
-      const guint16 *src = (const guint16 *) w->data + (gsize) row * w->cols;
-      for (; i + 16 <= count; i += 16)
-        _mm512_store_ps (dest + i, load_bf16 (src + i));
-      for (; i < count; i++)
-        dest[i] = llm_bf16_to_f32 (src[i]);
-    }
-  else
-    {
-      const guint16 *src = (const guint16 *) w->data + (gsize) row * w->cols;
-      g_assert (w->dtype == LLM_DTYPE_F16);
-      for (; i + 16 <= count; i += 16)
-        _mm512_store_ps (dest + i, load_f16 (src + i));
-      for (; i < count; i++)
-        dest[i] = llm_f16_to_f32 (src[i]);
-    }
-}
-
-/* Prefill: a tile of MR tokens × NR rows keeps MR·NR accumulators of 16
- * lanes in registers across the whole row; each weight loaded serves MR
- * tokens, each input loaded NR rows. */
-#define MR 6
-#define NR 4
+#define GEMM_MR 6
+#define GEMM_NR 4
+#define GEMM_X_TYPE float
+#define GEMM_W_TYPE float
 
 static inline void
 gemm_tile (const float *const *xr,
            const float *const *wr,
            int                  cols,
-           float                sums[MR][NR])
+           float                sums[GEMM_MR][GEMM_NR])
 {
-  __m512 acc[MR][NR];
+  __m512 acc[GEMM_MR][GEMM_NR];
   int tail = cols % 16;
   __mmask16 mask = (__mmask16) ((1u << tail) - 1);
   int c = 0;
 
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++)
+  for (int i = 0; i < GEMM_MR; i++)
+    for (int j = 0; j < GEMM_NR; j++)
       acc[i][j] = _mm512_setzero_ps ();
 
   for (; c + 16 <= cols; c += 16)
     {
-      __m512 wv[NR];
+      __m512 wv[GEMM_NR];
 
-      for (int j = 0; j < NR; j++)
+      for (int j = 0; j < GEMM_NR; j++)
         wv[j] = _mm512_loadu_ps (wr[j] + c);
-      for (int i = 0; i < MR; i++)
+      for (int i = 0; i < GEMM_MR; i++)
         {
           __m512 xv = _mm512_loadu_ps (xr[i] + c);
-          for (int j = 0; j < NR; j++)
+          for (int j = 0; j < GEMM_NR; j++)
             acc[i][j] = _mm512_fmadd_ps (xv, wv[j], acc[i][j]);
         }
     }
   if (tail)
     {
-      __m512 wv[NR];
+      __m512 wv[GEMM_NR];
 
-      for (int j = 0; j < NR; j++)
+      for (int j = 0; j < GEMM_NR; j++)
         wv[j] = _mm512_maskz_loadu_ps (mask, wr[j] + c);
-      for (int i = 0; i < MR; i++)
+      for (int i = 0; i < GEMM_MR; i++)
         {
           __m512 xv = _mm512_maskz_loadu_ps (mask, xr[i] + c);
-          for (int j = 0; j < NR; j++)
+          for (int j = 0; j < GEMM_NR; j++)
             acc[i][j] = _mm512_fmadd_ps (xv, wv[j], acc[i][j]);
         }
     }
 
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++)
+  for (int i = 0; i < GEMM_MR; i++)
+    for (int j = 0; j < GEMM_NR; j++)
       sums[i][j] = _mm512_reduce_add_ps (acc[i][j]);
 }
 
-static void
-gemm (const float     *x,
-      int              n,
-      const LlmMatrix *w,
-      float           *out,
-      int              row_begin,
-      int              row_end)
+/* Prefill: rows converted to f32 NR at a time, reused by every tile. */
+static inline void
+gemm_weight_rows (const LlmMatrix  *w,
+                  int               r,
+                  int               nr,
+                  float            *scratch,
+                  const float     **wr)
 {
-  int cols = w->cols;
-  float *converted = NULL;
+  gsize count = (gsize) nr * w->cols;
+  gsize i = 0;
 
-  if (w->dtype != LLM_DTYPE_F32)
-    converted = llm_kernels_scratch (sizeof (float) * NR * cols);
-
-  for (int r = row_begin; r < row_end; r += NR)
+  if (w->dtype == LLM_DTYPE_F32)
     {
-      int nr = MIN (NR, row_end - r);
-      const float *wr[NR];
-
-      if (converted != NULL)
-        {
-          convert_rows (converted, w, r, nr);
-          for (int j = 0; j < NR; j++)
-            wr[j] = converted + (gsize) MIN (j, nr - 1) * cols;
-        }
-      else
-        for (int j = 0; j < NR; j++)
-          wr[j] = (const float *) w->data + (gsize) (r + MIN (j, nr - 1)) * cols;
-
-      for (int t = 0; t < n; t += MR)
-        {
-          int mr = MIN (MR, n - t);
-          const float *xr[MR];
-          float sums[MR][NR];
-
-          /* A partial tile repeats its last row rather than branching in
-           * the inner loop; the repeats are not stored. */
-          for (int i = 0; i < MR; i++)
-            xr[i] = x + (gsize) (t + MIN (i, mr - 1)) * cols;
-
-          gemm_tile (xr, wr, cols, sums);
-
-          for (int i = 0; i < mr; i++)
-            for (int j = 0; j < nr; j++)
-              out[(gsize) (t + i) * w->rows + r + j] = sums[i][j];
-        }
+      for (int j = 0; j < GEMM_NR; j++)
+        wr[j] = (const float *) w->data + (gsize) (r + MIN (j, nr - 1)) * w->cols;
+      return;
     }
+
+  if (w->dtype == LLM_DTYPE_BF16)
+    {
+      const guint16 *src = (const guint16 *) w->data + (gsize) r * w->cols;
+      for (; i + 16 <= count; i += 16)
+        _mm512_store_ps (scratch + i, load_bf16 (src + i));
+    }
+  else
+    {
+      const guint16 *src = (const guint16 *) w->data + (gsize) r * w->cols;
+      for (; i + 16 <= count; i += 16)
+        _mm512_store_ps (scratch + i, load_f16 (src + i));
+    }
+  llm_convert_to_f32 (scratch + i, (const guint16 *) w->data + (gsize) r * w->cols + i, w->dtype,
+                      count - i);
+
+  for (int j = 0; j < GEMM_NR; j++)
+    wr[j] = scratch + (gsize) MIN (j, nr - 1) * w->cols;
 }
+
+#include "llm-kernels-gemm.h"
 
 void
 llm_matmul_rows_avx512 (const float     *x,
@@ -278,7 +238,8 @@ llm_matmul_rows_avx512 (const float     *x,
 {
   if (n > 1)
     {
-      gemm (x, n, w, out, row_begin, row_end);
+      gemm (x, w->cols, n, w, out, row_begin, row_end,
+            llm_kernels_scratch (sizeof (float) * GEMM_NR * w->cols));
       return;
     }
 

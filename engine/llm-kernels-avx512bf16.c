@@ -12,8 +12,10 @@
  * vdpbf16ps multiplies 32 pairs per instruction, accumulating in f32 —
  * twice the products of an f32 FMA. Weights are read as stored: pairs of
  * adjacent columns are what the instruction wants. */
-#define MR 6
-#define NR 4
+#define GEMM_MR 6
+#define GEMM_NR 4
+#define GEMM_X_TYPE guint16
+#define GEMM_W_TYPE guint16
 
 /* Rounds (n, cols) f32 to bf16, nearest even, padding each row to a
  * multiple of 32 with zeros. */
@@ -49,25 +51,25 @@ static inline void
 gemm_tile (const guint16 *const *xr,
            const guint16 *const *wr,
            int                    cols,
-           float                  sums[MR][NR])
+           float                  sums[GEMM_MR][GEMM_NR])
 {
-  __m512 acc[MR][NR];
+  __m512 acc[GEMM_MR][GEMM_NR];
   int c = 0;
 
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++)
+  for (int i = 0; i < GEMM_MR; i++)
+    for (int j = 0; j < GEMM_NR; j++)
       acc[i][j] = _mm512_setzero_ps ();
 
   for (; c + 32 <= cols; c += 32)
     {
-      __m512bh wv[NR];
+      __m512bh wv[GEMM_NR];
 
-      for (int j = 0; j < NR; j++)
+      for (int j = 0; j < GEMM_NR; j++)
         wv[j] = (__m512bh) _mm512_loadu_si512 (wr[j] + c);
-      for (int i = 0; i < MR; i++)
+      for (int i = 0; i < GEMM_MR; i++)
         {
           __m512bh xv = (__m512bh) _mm512_loadu_si512 (xr[i] + c);
-          for (int j = 0; j < NR; j++)
+          for (int j = 0; j < GEMM_NR; j++)
             acc[i][j] = _mm512_dpbf16_ps (acc[i][j], xv, wv[j]);
         }
     }
@@ -75,22 +77,36 @@ gemm_tile (const guint16 *const *xr,
     {
       /* The activations are zero-padded: masking the weights is enough. */
       __mmask32 mask = (__mmask32) ((1ull << (cols - c)) - 1);
-      __m512bh wv[NR];
+      __m512bh wv[GEMM_NR];
 
-      for (int j = 0; j < NR; j++)
+      for (int j = 0; j < GEMM_NR; j++)
         wv[j] = (__m512bh) _mm512_maskz_loadu_epi16 (mask, wr[j] + c);
-      for (int i = 0; i < MR; i++)
+      for (int i = 0; i < GEMM_MR; i++)
         {
           __m512bh xv = (__m512bh) _mm512_loadu_si512 (xr[i] + c);
-          for (int j = 0; j < NR; j++)
+          for (int j = 0; j < GEMM_NR; j++)
             acc[i][j] = _mm512_dpbf16_ps (acc[i][j], xv, wv[j]);
         }
     }
 
-  for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++)
+  for (int i = 0; i < GEMM_MR; i++)
+    for (int j = 0; j < GEMM_NR; j++)
       sums[i][j] = _mm512_reduce_add_ps (acc[i][j]);
 }
+
+/* The weights as stored: bf16 pairs are what vdpbf16ps takes. */
+static inline void
+gemm_weight_rows (const LlmMatrix  *w,
+                  int               r,
+                  int               nr,
+                  guint16          *scratch,
+                  const guint16   **wr)
+{
+  for (int j = 0; j < GEMM_NR; j++)
+    wr[j] = (const guint16 *) w->data + (gsize) (r + MIN (j, nr - 1)) * w->cols;
+}
+
+#include "llm-kernels-gemm.h"
 
 void
 llm_matmul_rows_avx512bf16 (const float     *x,
@@ -100,9 +116,7 @@ llm_matmul_rows_avx512bf16 (const float     *x,
                             int              row_begin,
                             int              row_end)
 {
-  int cols = w->cols;
-  int padded = (cols + 31) / 32 * 32;
-  const guint16 *weights = w->data;
+  int padded = (w->cols + 31) / 32 * 32;
   guint16 *activations;
 
   /* Decode reads each weight once: bandwidth, not products, is its limit,
@@ -114,30 +128,7 @@ llm_matmul_rows_avx512bf16 (const float     *x,
     }
 
   activations = (guint16 *) llm_kernels_scratch (sizeof (guint16) * (gsize) n * padded);
-  round_activations (activations, x, n, cols, padded);
+  round_activations (activations, x, n, w->cols, padded);
 
-  for (int r = row_begin; r < row_end; r += NR)
-    {
-      int nr = MIN (NR, row_end - r);
-      const guint16 *wr[NR];
-
-      for (int j = 0; j < NR; j++)
-        wr[j] = weights + (gsize) (r + MIN (j, nr - 1)) * cols;
-
-      for (int t = 0; t < n; t += MR)
-        {
-          int mr = MIN (MR, n - t);
-          const guint16 *xr[MR];
-          float sums[MR][NR];
-
-          for (int i = 0; i < MR; i++)
-            xr[i] = activations + (gsize) (t + MIN (i, mr - 1)) * padded;
-
-          gemm_tile (xr, wr, cols, sums);
-
-          for (int i = 0; i < mr; i++)
-            for (int j = 0; j < nr; j++)
-              out[(gsize) (t + i) * w->rows + r + j] = sums[i][j];
-        }
-    }
+  gemm (activations, padded, n, w, out, row_begin, row_end, NULL);
 }
