@@ -36,5 +36,8 @@ int llm_cli_generate (CliOptions  *options,
 int llm_cli_bench    (CliOptions  *options,
                       int          argc,
                       char       **argv);
+int llm_cli_render_chat (CliOptions *options, int argc, char **argv);
+int llm_cli_tokenize (CliOptions *options, int argc, char **argv);
+int llm_cli_address (CliOptions *options, int argc, char **argv);
 
 G_END_DECLS

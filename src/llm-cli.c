@@ -27,10 +27,10 @@ static const CliCommand commands[] = {
     llm_cli_generate, NULL },
   { "tokenize", N_("--model DIR [--] TEXT"),
     N_("Print the token ids of a text as a JSON array"),
-    NULL, N_("it comes with the tokenizer") },
+    llm_cli_tokenize, NULL },
   { "render-chat", N_("--model DIR"),
     N_("Render a JSON conversation read on standard input with the model’s chat template"),
-    NULL, N_("it comes with the chat templates") },
+    llm_cli_render_chat, NULL },
   { "bench", N_("--model DIR"),
     N_("Measure prefill and decode speed on this machine"),
     llm_cli_bench, NULL },
@@ -42,7 +42,7 @@ static const CliCommand commands[] = {
     NULL, N_("it comes with discovery and transport") },
   { "address", "",
     N_("Print this node’s .llm address"),
-    NULL, N_("it comes with node identities") },
+    llm_cli_address, NULL },
 };
 
 static const CliCommand *
