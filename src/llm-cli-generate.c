@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <string.h>
 #include <fcntl.h>
@@ -17,6 +18,8 @@
 #include "llm-model.h"
 #include "llm-pool.h"
 #include "llm-sampler.h"
+#include "llm-template.h"
+#include "llm-tokenizer.h"
 
 /* `llm-node generate` and `llm-node bench`: the whole model on this machine,
  * head and every layer, through the engine. */
@@ -119,6 +122,78 @@ parse_token_ids (const char  *text,
   return g_steal_pointer (&ids);
 }
 
+/* The prompt's token ids: given as ids, or the text encoded as Hugging Face
+ * does — wrapped first as a user message in the model's chat template with
+ * --chat (the template then carries the special tokens). */
+static GArray *
+prompt_tokens (CliOptions    *options,
+               LlmTokenizer  *tokenizer,
+               GError       **error)
+{
+  g_autoptr(GArray) ids = NULL;
+
+  if (options->prompt_ids != NULL)
+    {
+      if (options->chat || options->prompt != NULL)
+        {
+          g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                               _("--prompt-ids goes without --prompt and --chat"));
+          return NULL;
+        }
+      ids = parse_token_ids (options->prompt_ids, error);
+    }
+  else if (options->prompt == NULL)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                           _("--prompt TEXT or --prompt-ids IDS is required"));
+      return NULL;
+    }
+  else if (options->chat)
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new ();
+      g_autoptr(JsonNode) request = NULL;
+      g_autofree char *text = NULL;
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "messages");
+      json_builder_begin_array (builder);
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "role");
+      json_builder_add_string_value (builder, "user");
+      json_builder_set_member_name (builder, "content");
+      json_builder_add_string_value (builder, options->prompt);
+      json_builder_end_object (builder);
+      json_builder_end_array (builder);
+      json_builder_set_member_name (builder, "add_generation_prompt");
+      json_builder_add_boolean_value (builder, TRUE);
+      json_builder_end_object (builder);
+      request = json_builder_get_root (builder);
+
+      text = llm_chat_template_render_for_model (options->model_dir,
+                                                 json_node_get_object (request), error);
+      if (text == NULL)
+        return NULL;
+      ids = g_array_new (FALSE, FALSE, sizeof (int));
+      if (!llm_tokenizer_encode (tokenizer, text, -1, FALSE, ids, error))
+        return NULL;
+    }
+  else
+    {
+      ids = g_array_new (FALSE, FALSE, sizeof (int));
+      if (!llm_tokenizer_encode (tokenizer, options->prompt, -1, TRUE, ids, error))
+        return NULL;
+    }
+
+  if (ids != NULL && ids->len == 0)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           _("the prompt has no tokens"));
+      return NULL;
+    }
+
+  return g_steal_pointer (&ids);
+}
+
 int
 llm_cli_generate (CliOptions  *options,
                   int          argc,
@@ -127,23 +202,28 @@ llm_cli_generate (CliOptions  *options,
   g_auto(Engine) engine = { 0 };
   g_autoptr(GError) error = NULL;
   g_autoptr(GArray) tokens = NULL;
+  g_autoptr(LlmTokenizer) tokenizer = NULL;
+  g_autoptr(LlmTokenizerStream) stream = NULL;
   g_autoptr(LlmKvCache) cache = NULL;
   g_autoptr(LlmSampler) sampler = NULL;
   g_autofree float *logits = NULL;
+  g_autofree char *rest = NULL;
   const LlmConfig *config;
   LlmSamplerParams params = LLM_SAMPLER_PARAMS_DEFAULT;
 
-  if (options->prompt_ids == NULL)
+  if (options->model_dir == NULL)
     {
-      g_printerr (_("llm-node generate: --prompt needs the tokenizer, which is not built yet; "
-                    "give token ids with --prompt-ids 1,2,3\n"));
+      g_printerr ("llm-node generate: %s\n", _("--model DIR is required"));
       return 2;
     }
-  tokens = parse_token_ids (options->prompt_ids, &error);
-  if (tokens == NULL || tokens->len == 0)
+
+  tokenizer = llm_tokenizer_load (options->model_dir, &error);
+  if (tokenizer != NULL)
+    tokens = prompt_tokens (options, tokenizer, &error);
+  if (tokens == NULL)
     {
-      g_printerr ("llm-node generate: %s\n", error ? error->message : _("--prompt-ids is empty"));
-      return 2;
+      g_printerr ("llm-node generate: %s\n", error->message);
+      return error->domain == G_OPTION_ERROR ? 2 : 1;
     }
 
   if (!engine_load (&engine, options, &error))
@@ -159,9 +239,15 @@ llm_cli_generate (CliOptions  *options,
   sampler = llm_sampler_new (&params, config->vocab_size);
   cache = llm_kv_cache_new (engine.layers, KV_CACHE_BUDGET);
   logits = g_new (float, config->vocab_size);
+  /* The prompt goes through the stream unprinted, so that the completion
+   * decodes as the continuation of the prompt: a sentencepiece decoder
+   * strips the leading space of the first token only. */
+  stream = llm_tokenizer_stream_new (tokenizer, TRUE);
+  for (guint i = 0; i < tokens->len; i++)
+    g_free (llm_tokenizer_stream_push (stream, g_array_index (tokens, int, i)));
 
   /* Prefill the prompt in one batch, then one token at a time, printing
-   * each as it comes. */
+   * the text of each as soon as it is whole. */
   if (!engine_step (&engine, cache, (int *) tokens->data, tokens->len, logits, &error))
     {
       g_printerr ("llm-node generate: %s\n", error->message);
@@ -171,11 +257,13 @@ llm_cli_generate (CliOptions  *options,
   for (int i = 0; i < options->n_tokens; i++)
     {
       int token = llm_sampler_sample (sampler, logits, (int *) tokens->data, tokens->len);
+      g_autofree char *text = NULL;
 
       if (llm_config_is_eos (config, token))
         break;
       g_array_append_val (tokens, token);
-      g_print ("%s%d", i > 0 ? " " : "", token);
+      text = llm_tokenizer_stream_push (stream, token);
+      fputs (text, stdout);
       fflush (stdout);
 
       if (i + 1 == options->n_tokens)
@@ -189,7 +277,13 @@ llm_cli_generate (CliOptions  *options,
           return 1;
         }
     }
-  g_print ("\n");
+
+  rest = llm_tokenizer_stream_flush (stream);
+  fputs (rest, stdout);
+  /* Only the completion, byte for byte; a terminal gets a last newline. */
+  if (isatty (STDOUT_FILENO))
+    fputc ('\n', stdout);
+  fflush (stdout);
 
   return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <string.h>
 
 /* Runs the installed-to-be `llm-node` program as a person would, without a
@@ -146,27 +147,65 @@ dup_stories_dir (void)
   return g_steal_pointer (&dir);
 }
 
-/* What llama2.c's run.c printed for "Once upon a time", 64 steps. */
-static const char stories_prompt[] = "1,403,407,261,378";
-static const char stories_greedy[] =
-  "432 383 286 261 376 298 315 421 395 317 426 338 401 396 267 337 410 408 419 292 411 322 265 "
-  "282 295 433 426 385 328 432 358 394 261 370 432 352 266 268 388 426 338 391 266 267 337 335 "
-  "312 432 398 312 286 267 414 270 333 415 426 13 438 310\n";
-
+/* llama2.c's run.c, the model author's own program, generated these texts
+ * greedily (reference.json): llm-node generate prints the same completion,
+ * from the prompt's text through the tokenizer, the engine and the
+ * streaming decoder. */
 static void
-test_cli_generate_greedy (void)
+test_cli_generate_reference (void)
 {
   g_autofree char *model = dup_stories_dir ();
-  g_auto(Run) run = { 0 };
+  g_autofree char *path = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonArray *cases;
 
   if (model == NULL)
     return;
 
-  run_llm_node (&run, "generate", "--model", model, "--prompt-ids", stories_prompt,
-                "--temperature", "0", "-n", "60", NULL);
-  g_assert_cmpstr (run.err, ==, "");
-  g_assert_cmpint (run.status, ==, 0);
-  g_assert_cmpstr (run.out, ==, stories_greedy);
+  path = g_build_filename (model, "reference.json", NULL);
+  json_parser_load_from_file (parser, path, &error);
+  g_assert_no_error (error);
+  cases = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
+                                        "cases");
+
+  for (guint i = 0; i < json_array_get_length (cases); i++)
+    {
+      JsonObject *reference = json_array_get_object_element (cases, i);
+      const char *prompt = json_object_get_string_member (reference, "prompt");
+      const char *text = json_object_get_string_member (reference, "text");
+      int steps = json_object_get_int_member (reference, "steps");
+      guint n_prompt = json_array_get_length (json_object_get_array_member (reference, "prompt_ids"));
+      g_autofree char *n = g_strdup_printf ("%d", steps + 1 - (int) n_prompt);
+      g_auto(Run) run = { 0 };
+
+      run_llm_node (&run, "generate", "--model", model, "--prompt", prompt,
+                    "--temperature", "0", "-n", n, NULL);
+      g_assert_cmpstr (run.err, ==, "");
+      g_assert_cmpint (run.status, ==, 0);
+      /* run.c printed the prompt, then the completion. */
+      g_assert_true (g_str_has_prefix (text, prompt));
+      g_assert_cmpstr (run.out, ==, text + strlen (prompt));
+    }
+}
+
+/* The ids stand in for a prompt as well. */
+static void
+test_cli_generate_prompt_ids (void)
+{
+  g_autofree char *model = dup_stories_dir ();
+  g_auto(Run) by_text = { 0 };
+  g_auto(Run) by_ids = { 0 };
+
+  if (model == NULL)
+    return;
+
+  run_llm_node (&by_text, "generate", "--model", model, "--prompt", "Once upon a time",
+                "--temperature", "0", "-n", "20", NULL);
+  run_llm_node (&by_ids, "generate", "--model", model, "--prompt-ids", "1,403,407,261,378",
+                "--temperature", "0", "-n", "20", NULL);
+  g_assert_cmpint (by_ids.status, ==, 0);
+  g_assert_cmpstr (by_ids.out, ==, by_text.out);
 }
 
 static void
@@ -175,19 +214,38 @@ test_cli_generate_seeded (void)
   g_autofree char *model = dup_stories_dir ();
   g_auto(Run) first = { 0 };
   g_auto(Run) second = { 0 };
+  g_auto(Run) greedy = { 0 };
 
   if (model == NULL)
     return;
 
-  run_llm_node (&first, "generate", "--model", model, "--prompt-ids", stories_prompt,
+  run_llm_node (&first, "generate", "--model", model, "--prompt", "Once upon a time",
                 "--temperature", "0.8", "--top-p", "0.9", "--seed", "42", "-n", "30",
                 "--threads", "1", NULL);
-  run_llm_node (&second, "generate", "--model", model, "--prompt-ids", stories_prompt,
+  run_llm_node (&second, "generate", "--model", model, "--prompt", "Once upon a time",
                 "--temperature", "0.8", "--top-p", "0.9", "--seed", "42", "-n", "30",
                 "--threads", "2", NULL);
+  run_llm_node (&greedy, "generate", "--model", model, "--prompt", "Once upon a time",
+                "--temperature", "0", "-n", "30", NULL);
   g_assert_cmpint (first.status, ==, 0);
   g_assert_cmpstr (first.out, ==, second.out);
-  g_assert_cmpstr (first.out, !=, stories_greedy);
+  g_assert_cmpstr (first.out, !=, greedy.out);
+}
+
+/* stories260K has no chat template: --chat says so. */
+static void
+test_cli_generate_chat_without_template (void)
+{
+  g_autofree char *model = dup_stories_dir ();
+  g_auto(Run) run = { 0 };
+
+  if (model == NULL)
+    return;
+
+  run_llm_node (&run, "generate", "--model", model, "--prompt", "Hello", "--chat", NULL);
+  g_assert_cmpint (run.status, ==, 1);
+  g_assert_cmpstr (run.out, ==, "");
+  g_assert_nonnull (strstr (run.err, "template"));
 }
 
 /* A copy of the model's small files, with the weights given. */
@@ -212,13 +270,27 @@ make_model_copy (const char *model,
   path = g_build_filename (dir, "model.safetensors", NULL);
   g_assert_true (g_file_set_contents (path, weights, weights_length, NULL));
 
+  /* The tokenizer, as it is: the weights and config are what is tested. */
+  for (const char *const *name = (const char *[]) { "tokenizer.json", "tokenizer_config.json", NULL };
+       *name != NULL; name++)
+    {
+      g_autofree char *from = g_build_filename (model, *name, NULL);
+      g_autofree char *to = g_build_filename (dir, *name, NULL);
+      g_autofree char *text = NULL;
+
+      g_assert_true (g_file_get_contents (from, &text, &length, NULL));
+      g_assert_true (g_file_set_contents (to, text, length, NULL));
+    }
+
   return g_steal_pointer (&dir);
 }
 
 static void
 remove_model_copy (char *dir)
 {
-  for (const char *const *name = (const char *[]) { "config.json", "model.safetensors", NULL };
+  for (const char *const *name = (const char *[]) { "config.json", "model.safetensors",
+                                                    "tokenizer.json", "tokenizer_config.json",
+                                                    NULL };
        *name != NULL; name++)
     {
       g_autofree char *path = g_build_filename (dir, *name, NULL);
@@ -257,7 +329,7 @@ test_cli_generate_bad_models (void)
   g_assert_true (g_file_get_contents (weights_path, &weights, &length, NULL));
 
   /* Not a model folder at all. */
-  check_generate_fails ("/nonexistent", "config.json");
+  check_generate_fails ("/nonexistent", "/nonexistent");
 
   /* Truncated weights: the header promises bytes the file lacks. */
   dir = make_model_copy (model, NULL, weights, length / 2);
@@ -298,8 +370,11 @@ main (int   argc,
   g_test_add_func ("/llm/integration/cli/version", test_cli_version);
   g_test_add_func ("/llm/integration/cli/command-help", test_cli_command_help);
   g_test_add_func ("/llm/integration/cli/unknown-command", test_cli_unknown_command);
-  g_test_add_func ("/llm/integration/cli/generate/greedy", test_cli_generate_greedy);
+  g_test_add_func ("/llm/integration/cli/generate/reference", test_cli_generate_reference);
+  g_test_add_func ("/llm/integration/cli/generate/prompt-ids", test_cli_generate_prompt_ids);
   g_test_add_func ("/llm/integration/cli/generate/seeded", test_cli_generate_seeded);
+  g_test_add_func ("/llm/integration/cli/generate/chat-without-template",
+                   test_cli_generate_chat_without_template);
   g_test_add_func ("/llm/integration/cli/generate/bad-models", test_cli_generate_bad_models);
 
   return g_test_run ();
