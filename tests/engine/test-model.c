@@ -4,25 +4,11 @@
 #include <string.h>
 
 #include "llm-kernels.h"
+#include "llm-test-shared.h"
 #include "llm-model.h"
 
 /* The engine on a real trained model: Karpathy's TinyStories 260K, whose
  * reference.json holds the greedy outputs of llama2.c's run.c. */
-
-static char *
-dup_stories_dir (void)
-{
-  const char *shared = g_getenv ("LLM_NODE_SHARED_DIR");
-  g_autofree char *dir = g_build_filename (shared ? shared : "../shared", "models",
-                                           "stories260K", NULL);
-
-  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
-    {
-      g_test_skip_printf ("%s is not there: the shared models are missing on this machine", dir);
-      return NULL;
-    }
-  return g_steal_pointer (&dir);
-}
 
 typedef struct
 {
@@ -35,7 +21,7 @@ static void
 fixture_set_up (Fixture       *fixture,
                 gconstpointer  user_data)
 {
-  g_autofree char *dir = dup_stories_dir ();
+  g_autofree char *dir = llm_test_dup_shared_path ("models", "stories260K", NULL);
   g_autoptr(GError) error = NULL;
 
   if (dir == NULL)

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <glib/gstdio.h>
 
+#include "llm-test-shared.h"
+
 /* The real tokenizers of Qwen3, Llama 3 and Llama 2 against Hugging Face's
  * own (@huggingface/tokenizers, run by node on tests/references/
  * tokenizer-reference.mjs) over the corpus of tests/references/corpus:
@@ -293,19 +295,14 @@ test_tokenizer_reference (void)
 static void
 test_tokenizer_stories (void)
 {
-  const char *shared = g_getenv ("LLM_NODE_SHARED_DIR");
-  g_autofree char *dir = g_build_filename (shared ? shared : "../shared", "models", "stories260K",
-                                           NULL);
-  g_autofree char *path = g_build_filename (dir, "tokenizer.json", NULL);
-  g_autofree char *model = g_strconcat ("stories260K=", dir, NULL);
-  const char *const models[] = { model, NULL };
+  g_autofree char *dir = llm_test_dup_shared_path ("models", "stories260K", "tokenizer.json", NULL);
+  g_autofree char *model = NULL;
 
-  if (!g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      g_test_skip_printf ("%s is not there: the shared models are missing on this machine", path);
-      return;
-    }
-  compare_with_reference (models);
+  if (dir == NULL)
+    return;
+  *strrchr (dir, G_DIR_SEPARATOR) = '\0';
+  model = g_strconcat ("stories260K=", dir, NULL);
+  compare_with_reference ((const char *const[]) { model, NULL });
 }
 
 /* ------------------------------------------------------------------------ */

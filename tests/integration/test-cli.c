@@ -4,6 +4,8 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+
+#include "llm-test-shared.h"
 #include <string.h>
 
 /* Runs the installed-to-be `llm-node` program as a person would, without a
@@ -132,21 +134,6 @@ test_cli_unknown_command (void)
   g_assert_nonnull (strstr (run.err, "unknown command “frobnicate”"));
 }
 
-static char *
-dup_stories_dir (void)
-{
-  const char *shared = g_getenv ("LLM_NODE_SHARED_DIR");
-  g_autofree char *dir = g_build_filename (shared ? shared : "../shared", "models",
-                                           "stories260K", NULL);
-
-  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
-    {
-      g_test_skip_printf ("%s is not there: the shared models are missing on this machine", dir);
-      return NULL;
-    }
-  return g_steal_pointer (&dir);
-}
-
 /* llama2.c's run.c, the model author's own program, generated these texts
  * greedily (reference.json): llm-node generate prints the same completion,
  * from the prompt's text through the tokenizer, the engine and the
@@ -154,7 +141,7 @@ dup_stories_dir (void)
 static void
 test_cli_generate_reference (void)
 {
-  g_autofree char *model = dup_stories_dir ();
+  g_autofree char *model = llm_test_dup_shared_path ("models", "stories260K", NULL);
   g_autofree char *path = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) error = NULL;
@@ -193,7 +180,7 @@ test_cli_generate_reference (void)
 static void
 test_cli_generate_prompt_ids (void)
 {
-  g_autofree char *model = dup_stories_dir ();
+  g_autofree char *model = llm_test_dup_shared_path ("models", "stories260K", NULL);
   g_auto(Run) by_text = { 0 };
   g_auto(Run) by_ids = { 0 };
 
@@ -211,7 +198,7 @@ test_cli_generate_prompt_ids (void)
 static void
 test_cli_generate_seeded (void)
 {
-  g_autofree char *model = dup_stories_dir ();
+  g_autofree char *model = llm_test_dup_shared_path ("models", "stories260K", NULL);
   g_auto(Run) first = { 0 };
   g_auto(Run) second = { 0 };
   g_auto(Run) greedy = { 0 };
@@ -236,7 +223,7 @@ test_cli_generate_seeded (void)
 static void
 test_cli_generate_chat_without_template (void)
 {
-  g_autofree char *model = dup_stories_dir ();
+  g_autofree char *model = llm_test_dup_shared_path ("models", "stories260K", NULL);
   g_auto(Run) run = { 0 };
 
   if (model == NULL)
@@ -316,7 +303,7 @@ check_generate_fails (const char *model,
 static void
 test_cli_generate_bad_models (void)
 {
-  g_autofree char *model = dup_stories_dir ();
+  g_autofree char *model = llm_test_dup_shared_path ("models", "stories260K", NULL);
   g_autofree char *weights_path = NULL;
   g_autofree char *weights = NULL;
   g_autofree char *dir = NULL;
