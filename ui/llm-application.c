@@ -16,10 +16,20 @@ struct _LlmApplication
   AdwApplication parent_instance;
 
   LlmResources *resources;
+  LlmIdentity *identity;
   GCancellable *cancellable;
+  char *identity_error;
 };
 
 G_DEFINE_FINAL_TYPE (LlmApplication, llm_application, ADW_TYPE_APPLICATION)
+
+enum {
+  PROP_0,
+  PROP_IDENTITY,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
 
 /**
  * llm_application_get_resources:
@@ -31,6 +41,51 @@ llm_application_get_resources (LlmApplication *self)
 {
   g_return_val_if_fail (LLM_IS_APPLICATION (self), NULL);
   return self->resources;
+}
+
+/**
+ * llm_application_get_identity:
+ *
+ * Returns: (transfer none) (nullable): this node's identity, once read or
+ *   created in the data dir; %NULL before, or when the key file is invalid.
+ */
+LlmIdentity *
+llm_application_get_identity (LlmApplication *self)
+{
+  g_return_val_if_fail (LLM_IS_APPLICATION (self), NULL);
+  return self->identity;
+}
+
+/**
+ * llm_application_get_identity_error:
+ *
+ * Returns: (nullable): why the identity could not be read, for the person.
+ */
+const char *
+llm_application_get_identity_error (LlmApplication *self)
+{
+  g_return_val_if_fail (LLM_IS_APPLICATION (self), NULL);
+  return self->identity_error;
+}
+
+static void
+identity_loaded_cb (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(LlmApplication) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  self->identity = llm_identity_load_or_create_finish (result, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  if (self->identity == NULL)
+    {
+      /* An invalid key file is kept as it is and shown, never replaced. */
+      g_warning ("%s", error->message);
+      self->identity_error = g_strdup (error->message);
+    }
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_IDENTITY]);
 }
 
 static void
@@ -99,6 +154,8 @@ llm_application_startup (GApplication *application)
 
   self->resources = llm_resources_new (data_dir);
   llm_resources_refresh_async (self->resources, self->cancellable, resources_refreshed_cb, NULL);
+  llm_identity_load_or_create_async (data_dir, self->cancellable, identity_loaded_cb,
+                                     g_object_ref (self));
 }
 
 static void
@@ -145,8 +202,37 @@ llm_application_dispose (GObject *object)
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->resources);
+  g_clear_object (&self->identity);
 
   G_OBJECT_CLASS (llm_application_parent_class)->dispose (object);
+}
+
+static void
+llm_application_finalize (GObject *object)
+{
+  LlmApplication *self = LLM_APPLICATION (object);
+
+  g_free (self->identity_error);
+
+  G_OBJECT_CLASS (llm_application_parent_class)->finalize (object);
+}
+
+static void
+llm_application_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  LlmApplication *self = LLM_APPLICATION (object);
+
+  switch (prop_id)
+    {
+    case PROP_IDENTITY:
+      g_value_set_object (value, self->identity);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -156,10 +242,24 @@ llm_application_class_init (LlmApplicationClass *klass)
   GApplicationClass *application_class = G_APPLICATION_CLASS (klass);
 
   object_class->dispose = llm_application_dispose;
+  object_class->finalize = llm_application_finalize;
+  object_class->get_property = llm_application_get_property;
   application_class->startup = llm_application_startup;
   application_class->activate = llm_application_activate;
   application_class->handle_local_options = llm_application_handle_local_options;
   application_class->shutdown = llm_application_shutdown;
+
+  /**
+   * LlmApplication:identity: (nullable)
+   *
+   * This node's identity, read or created at startup on a worker thread;
+   * notified once it is there, or when it failed
+   * (llm_application_get_identity_error()).
+   */
+  properties[PROP_IDENTITY] =
+    g_param_spec_object ("identity", NULL, NULL, LLM_TYPE_IDENTITY,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void

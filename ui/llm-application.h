@@ -3,6 +3,7 @@
 
 #include <adwaita.h>
 
+#include "llm-identity.h"
 #include "llm-resources.h"
 
 G_BEGIN_DECLS
@@ -13,5 +14,7 @@ G_DECLARE_FINAL_TYPE (LlmApplication, llm_application, LLM, APPLICATION, AdwAppl
 
 LlmApplication *llm_application_new           (void);
 LlmResources   *llm_application_get_resources (LlmApplication *self);
+LlmIdentity    *llm_application_get_identity  (LlmApplication *self);
+const char     *llm_application_get_identity_error (LlmApplication *self);
 
 G_END_DECLS

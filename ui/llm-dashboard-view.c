@@ -11,6 +11,8 @@
 struct _LlmDashboardView
 {
   AdwBin parent_instance;
+
+  AdwActionRow *address_row;
 };
 
 G_DEFINE_FINAL_TYPE (LlmDashboardView, llm_dashboard_view, ADW_TYPE_BIN)
@@ -32,10 +34,28 @@ llm_dashboard_view_class_init (LlmDashboardViewClass *klass)
   object_class->dispose = llm_dashboard_view_dispose;
 
   gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_PATH "/llm-dashboard-view.ui");
+  gtk_widget_class_bind_template_child (widget_class, LlmDashboardView, address_row);
 }
 
 static void
 llm_dashboard_view_init (LlmDashboardView *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+/**
+ * llm_dashboard_view_set_address:
+ * @address: (nullable): this node's .llm address
+ * @error_message: (nullable): why there is none
+ *
+ * Shows the node's address, or why it could not be read.
+ */
+void
+llm_dashboard_view_set_address (LlmDashboardView *self,
+                                const char       *address,
+                                const char       *error_message)
+{
+  g_return_if_fail (LLM_IS_DASHBOARD_VIEW (self));
+
+  adw_action_row_set_subtitle (self->address_row, address ? address : error_message);
 }

@@ -9,4 +9,8 @@ G_BEGIN_DECLS
 
 G_DECLARE_FINAL_TYPE (LlmDashboardView, llm_dashboard_view, LLM, DASHBOARD_VIEW, AdwBin)
 
+void llm_dashboard_view_set_address (LlmDashboardView *self,
+                                     const char       *address,
+                                     const char       *error_message);
+
 G_END_DECLS

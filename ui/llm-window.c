@@ -21,6 +21,7 @@ struct _LlmWindow
   GtkStack *main_stack;
   AdwViewStack *view_stack;
   LlmOnboardingView *onboarding_view;
+  LlmDashboardView *dashboard_view;
 };
 
 G_DEFINE_FINAL_TYPE (LlmWindow, llm_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -107,17 +108,24 @@ llm_window_close_request (GtkWindow *window)
 }
 
 static void
+identity_changed_cb (LlmWindow      *self,
+                     GParamSpec     *pspec,
+                     LlmApplication *application)
+{
+  LlmIdentity *identity = llm_application_get_identity (application);
+
+  if (identity != NULL || llm_application_get_identity_error (application) != NULL)
+    llm_dashboard_view_set_address (self->dashboard_view,
+                                    identity ? llm_identity_get_address (identity) : NULL,
+                                    llm_application_get_identity_error (application));
+}
+
+static void
 llm_window_constructed (GObject *object)
 {
   LlmWindow *self = LLM_WINDOW (object);
-  LlmApplication *application;
 
   G_OBJECT_CLASS (llm_window_parent_class)->constructed (object);
-
-  application = LLM_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
-  if (application != NULL)
-    llm_onboarding_view_set_resources (self->onboarding_view,
-                                       llm_application_get_resources (application));
 
   gtk_window_set_default_size (GTK_WINDOW (self),
                                g_settings_get_int (self->settings, "window-width"),
@@ -161,6 +169,7 @@ llm_window_class_init (LlmWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LlmWindow, main_stack);
   gtk_widget_class_bind_template_child (widget_class, LlmWindow, view_stack);
   gtk_widget_class_bind_template_child (widget_class, LlmWindow, onboarding_view);
+  gtk_widget_class_bind_template_child (widget_class, LlmWindow, dashboard_view);
 
   gtk_widget_class_install_action (widget_class, "win.show-dashboard", NULL, show_dashboard_action);
   gtk_widget_class_install_action (widget_class, "win.show-chat", NULL, show_chat_action);
@@ -184,7 +193,18 @@ llm_window_init (LlmWindow *self)
 LlmWindow *
 llm_window_new (LlmApplication *application)
 {
+  LlmWindow *self;
+
   g_return_val_if_fail (LLM_IS_APPLICATION (application), NULL);
 
-  return g_object_new (LLM_TYPE_WINDOW, "application", application, NULL);
+  /* GtkWindow:application is not a construct property: it is set after
+   * constructed(), so the window follows the application's state here. */
+  self = g_object_new (LLM_TYPE_WINDOW, "application", application, NULL);
+  llm_onboarding_view_set_resources (self->onboarding_view,
+                                     llm_application_get_resources (application));
+  g_signal_connect_object (application, "notify::identity", G_CALLBACK (identity_changed_cb),
+                           self, G_CONNECT_SWAPPED);
+  identity_changed_cb (self, NULL, application);
+
+  return self;
 }

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <string.h>
+
+#include "llm-address.h"
 #include "llm-application.h"
 #include "llm-window.h"
 
@@ -135,6 +138,26 @@ open_window (Fixture *fixture)
   return LLM_WINDOW (window);
 }
 
+static AdwActionRow *
+find_row (GtkWidget  *widget,
+          const char *title)
+{
+  if (ADW_IS_ACTION_ROW (widget) &&
+      g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), title) == 0)
+    return ADW_ACTION_ROW (widget);
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      AdwActionRow *row = find_row (child, title);
+
+      if (row != NULL)
+        return row;
+    }
+
+  return NULL;
+}
+
 static void
 test_window_first_launch (Fixture       *fixture,
                           gconstpointer  user_data)
@@ -143,10 +166,35 @@ test_window_first_launch (Fixture       *fixture,
 
   g_assert_cmpstr (llm_window_get_visible_place (window), ==, "onboarding");
 
+  /* The assistant shows what this machine can give, once measured. */
+  await_until (llm_resources_get_ready (llm_application_get_resources (application)));
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (find_row (GTK_WIDGET (window), "Memory")),
+                            " of "));
+  g_assert_nonnull (strstr (adw_action_row_get_subtitle (find_row (GTK_WIDGET (window),
+                                                                   "Free Disk Space")),
+                            g_get_user_data_dir ()));
+
   /* Finishing the assistant leads to the dashboard, and is remembered. */
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.finish-onboarding", NULL));
   g_assert_cmpstr (llm_window_get_visible_place (window), ==, "dashboard");
   g_assert_true (g_settings_get_boolean (fixture->settings, "onboarding-done"));
+}
+
+/* The dashboard shows this node's .llm address, read or created in the data
+ * dir on a worker thread at startup. */
+static void
+test_window_address (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  LlmWindow *window = open_window (fixture);
+  AdwActionRow *row = find_row (GTK_WIDGET (window), "Address");
+  LlmIdentity *identity;
+
+  g_assert_nonnull (row);
+  await_until (llm_application_get_identity (application) != NULL);
+  identity = llm_application_get_identity (application);
+  g_assert_true (llm_address_is_valid (llm_identity_get_address (identity)));
+  g_assert_cmpstr (adw_action_row_get_subtitle (row), ==, llm_identity_get_address (identity));
 }
 
 static void
@@ -431,6 +479,7 @@ main (int   argc,
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/llm/ui/window/first-launch", test_window_first_launch);
   ADD ("/llm/ui/window/later-launch", test_window_later_launch);
+  ADD ("/llm/ui/window/address", test_window_address);
   ADD ("/llm/ui/window/places-through-actions", test_window_places_through_actions);
   ADD ("/llm/ui/window/shortcuts", test_window_shortcuts);
   ADD ("/llm/ui/window/about", test_window_about);
