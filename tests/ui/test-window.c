@@ -406,10 +406,31 @@ share_of_drawn_pixels (GdkTexture *texture)
   return (double) n_drawn / (width * height);
 }
 
-/* Opens a window of the given size on a place, and checks what it draws. */
+static GtkButton *
+find_button (GtkWidget  *widget,
+             const char *label)
+{
+  if (GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), label) == 0)
+    return GTK_BUTTON (widget);
+
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkButton *button = find_button (child, label);
+
+      if (button != NULL)
+        return button;
+    }
+
+  return NULL;
+}
+
+/* Opens a window of the given size on a place, clicks a button there if
+ * asked, and checks what it draws. */
 static void
 check_screenshot (Fixture    *fixture,
                   const char *action,
+                  const char *button,
                   int         width,
                   int         height,
                   const char *name)
@@ -424,6 +445,8 @@ check_screenshot (Fixture    *fixture,
   g_settings_set_int (fixture->settings, "window-height", height);
   window = open_window (fixture);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), action, NULL));
+  if (button != NULL)
+    g_signal_emit_by_name (find_button (GTK_WIDGET (window), button), "clicked");
   /* The onboarding view measures the machine on a worker thread. */
   await_until (llm_resources_get_ready (llm_application_get_resources (application)));
   surface = gtk_native_get_surface (GTK_NATIVE (window));
@@ -457,10 +480,12 @@ static void
 test_window_screenshots (Fixture       *fixture,
                          gconstpointer  user_data)
 {
-  check_screenshot (fixture, "win.show-onboarding", 980, 700, "screenshot-onboarding.png");
-  check_screenshot (fixture, "win.show-dashboard", 980, 700, "screenshot-dashboard.png");
-  check_screenshot (fixture, "win.show-chat", 980, 700, "screenshot-chat.png");
-  check_screenshot (fixture, "win.show-dashboard", 360, 640, "screenshot-dashboard-narrow.png");
+  check_screenshot (fixture, "win.show-onboarding", NULL, 980, 700, "screenshot-onboarding.png");
+  check_screenshot (fixture, "win.show-onboarding", "_Get Started", 980, 700,
+                    "screenshot-onboarding-machine.png");
+  check_screenshot (fixture, "win.show-dashboard", NULL, 980, 700, "screenshot-dashboard.png");
+  check_screenshot (fixture, "win.show-chat", NULL, 980, 700, "screenshot-chat.png");
+  check_screenshot (fixture, "win.show-dashboard", NULL, 360, 640, "screenshot-dashboard-narrow.png");
 }
 
 int
