@@ -1,71 +1,14 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #pragma once
 
-/* What the tokenizer's files share: a JSON reader fast enough for an 11 MB
- * tokenizer.json, the Unicode classes of the pre-tokenizers' regexes, and
+/* What the tokenizer's files share: the Unicode classes of the pre-tokenizers' regexes, and
  * the patterns that split text (hand-written matchers for the regexes of
  * GPT-2, Llama 3 and Qwen, GRegex for any other). Not installed, not API. */
 
+#include "llm-json.h"
 #include "llm-tokenizer.h"
 
 G_BEGIN_DECLS
-
-/* ------------------------------------------------------------------------ */
-/* JSON (llm-tokenizer-json.c)
- *
- * RFC 8259 into a read-only tree that lives in one arena: strings are
- * unescaped, NUL-terminated and valid UTF-8 (lone surrogates are refused,
- * as serde_json does); objects keep their members in order, and a lookup
- * finds the last of duplicate keys, as JavaScript's JSON.parse() keeps it. */
-
-typedef enum
-{
-  LLM_JSON_NULL,
-  LLM_JSON_FALSE,
-  LLM_JSON_TRUE,
-  LLM_JSON_NUMBER,
-  LLM_JSON_STRING,
-  LLM_JSON_ARRAY,
-  LLM_JSON_OBJECT,
-} LlmJsonType;
-
-typedef struct _LlmJson LlmJson;
-
-struct _LlmJson
-{
-  LlmJsonType  type;
-  guint32      length;      /* string: bytes; array, object: items */
-  gsize        offset;      /* byte offset of the value in the text */
-  const char  *key;         /* the member's name, inside an object */
-  guint32      key_length;
-  union
-  {
-    double          number;
-    const char     *string;
-    const LlmJson  *items;  /* (length) */
-  };
-};
-
-typedef struct _LlmJsonDoc LlmJsonDoc;
-
-/* name is the file's path, for messages: "NAME:LINE:COLUMN: problem"; NULL
- * for a text of one line, whose messages give the column (in bytes). */
-LlmJsonDoc    *llm_json_parse        (const char     *text,
-                                      gsize           length,
-                                      const char     *name,
-                                      GError        **error);
-void           llm_json_doc_free     (LlmJsonDoc     *doc);
-const LlmJson *llm_json_doc_get_root (LlmJsonDoc     *doc);
-const char    *llm_json_doc_get_name (LlmJsonDoc     *doc);
-/* "NAME:LINE:COLUMN" of a value. */
-char          *llm_json_doc_dup_position (LlmJsonDoc    *doc,
-                                          const LlmJson *value);
-/* NULL when object is not an object or has no such member. */
-const LlmJson *llm_json_get_member   (const LlmJson  *object,
-                                      const char     *key);
-const char    *llm_json_type_name    (LlmJsonType     type);
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (LlmJsonDoc, llm_json_doc_free)
 
 /* ------------------------------------------------------------------------ */
 /* Unicode (llm-tokenizer-unicode.c) */

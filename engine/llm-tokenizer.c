@@ -3601,6 +3601,26 @@ special_token_content (const LlmJson *value)
   return NULL;
 }
 
+/* The JSON reader's errors, as the tokenizer's: a file that is not JSON is
+ * an invalid tokenizer file. */
+static LlmJsonDoc *
+parse_json (const char  *json,
+            gsize        length,
+            const char  *name,
+            GError     **error)
+{
+  GError *local_error = NULL;
+  LlmJsonDoc *doc = llm_json_parse (json, length, name, &local_error);
+
+  if (doc == NULL)
+    {
+      g_set_error_literal (error, LLM_TOKENIZER_ERROR, LLM_TOKENIZER_ERROR_INVALID,
+                           local_error->message);
+      g_error_free (local_error);
+    }
+  return doc;
+}
+
 static gboolean
 read_config (LlmTokenizer  *tok,
              const char    *json,
@@ -3608,7 +3628,7 @@ read_config (LlmTokenizer  *tok,
              const char    *name,
              GError       **error)
 {
-  g_autoptr(LlmJsonDoc) doc = llm_json_parse (json, length, name, error);
+  g_autoptr(LlmJsonDoc) doc = parse_json (json, length, name, error);
   Reader reader = { doc, error };
   const LlmJson *root, *additional, *klass;
   gboolean add_bos, add_eos, split_special;
@@ -3734,7 +3754,7 @@ llm_tokenizer_load_from_data (const char  *json,
   g_return_val_if_fail (name != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  doc = llm_json_parse (json, json_len, name, error);
+  doc = parse_json (json, json_len, name, error);
   if (doc == NULL)
     return NULL;
   reader.doc = doc;

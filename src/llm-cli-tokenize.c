@@ -12,7 +12,7 @@
 #include "llm-tokenizer.h"
 /* The tokenizer's JSON reader: unlike json-glib, it keeps a "\u0000" in a
  * string instead of ending the string there. */
-#include "llm-tokenizer-private.h"
+#include "llm-json.h"
 
 /* `llm-node tokenize`: the ids of a text, exactly as Hugging Face's
  * tokenizer.encode() gives them (with the default special tokens), as a

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-#define G_LOG_DOMAIN "llm-tokenizer-json"
+#define G_LOG_DOMAIN "llm-json"
 
-#include "llm-tokenizer-private.h"
+#include "llm-json.h"
 
 #include <stdarg.h>
 #include <string.h>
+
+G_DEFINE_QUARK (llm-json-error-quark, llm_json_error)
 
 /* A JSON reader for tokenizer files. json-glib takes 0.25 s to parse
  * Qwen3's 11 MB tokenizer.json into its tree; this one takes 0.05 s, by
@@ -203,10 +205,10 @@ parser_error (Parser      *p,
         column++;
     }
   if (p->doc->name != NULL)
-    g_set_error (error, LLM_TOKENIZER_ERROR, LLM_TOKENIZER_ERROR_INVALID,
+    g_set_error (error, LLM_JSON_ERROR, LLM_JSON_ERROR_INVALID,
                  "%s:%u:%u: not valid JSON: %s", p->doc->name, line, column, message);
   else
-    g_set_error (error, LLM_TOKENIZER_ERROR, LLM_TOKENIZER_ERROR_INVALID,
+    g_set_error (error, LLM_JSON_ERROR, LLM_JSON_ERROR_INVALID,
                  "not valid JSON at column %" G_GSIZE_FORMAT ": %s", p->pos + 1, message);
   return FALSE;
 }
