@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <glib/gi18n.h>
+
 #include "llm-cli-private.h"
 #include "llm-template.h"
 
@@ -35,14 +37,14 @@ read_all (FILE    *stream,
       if (data->len > MAX_REQUEST_SIZE)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
-                       "the request on standard input is larger than %u MiB",
+                       _("the request on standard input is larger than %u MiB"),
                        (guint) (MAX_REQUEST_SIZE >> 20));
           return NULL;
         }
     }
   if (ferror (stream))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot read standard input: %s",
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("cannot read standard input: %s"),
                    g_strerror (errno));
       return NULL;
     }
@@ -60,15 +62,15 @@ read_request (GError **error)
     return NULL;
   if (!json_parser_load_from_data (parser, input->str, input->len, error))
     {
-      g_prefix_error (error, "the request on standard input is not JSON: ");
+      g_prefix_error (error, _("the request on standard input is not JSON: "));
       return NULL;
     }
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                           "the request on standard input must be a JSON object, "
-                             "as {\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}");
+                           _("the request on standard input must be a JSON object, "
+                               "as {\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}"));
       return NULL;
     }
   return json_object_ref (json_node_get_object (root));
@@ -85,13 +87,13 @@ llm_cli_render_chat (CliOptions  *options,
 
   if (options->model_dir == NULL)
     {
-      g_printerr ("llm-node render-chat: --model DIR is required\n");
+      g_printerr ("llm-node render-chat: %s\n", _("--model DIR is required"));
       return 2;
     }
   if (argc > 1)
     {
-      g_printerr ("llm-node render-chat: unexpected argument “%s”; the request comes on "
-                    "standard input\n", argv[1]);
+      g_printerr (_("llm-node render-chat: unexpected argument “%s”; the request comes on "
+                  "standard input\n"), argv[1]);
       return 2;
     }
 

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <glib/gi18n.h>
+
 #include "llm-cli-private.h"
 #include "llm-tokenizer.h"
 /* The tokenizer's JSON reader: unlike json-glib, it keeps a "\u0000" in a
@@ -72,7 +74,7 @@ tokenize_lines (LlmTokenizer  *tok,
       doc = llm_json_parse (line, (gsize) length, NULL, &local_error);
       if (doc == NULL)
         {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "line %u: %s", number,
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _("line %u: %s"), number,
                        local_error->message);
           return FALSE;
         }
@@ -80,7 +82,7 @@ tokenize_lines (LlmTokenizer  *tok,
       if (root->type != LLM_JSON_STRING)
         {
           g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                       "line %u: expected a JSON string, found %s", number,
+                       _("line %u: expected a JSON string, found %s"), number,
                        llm_json_type_name (root->type));
           return FALSE;
         }
@@ -89,7 +91,7 @@ tokenize_lines (LlmTokenizer  *tok,
     }
   if (ferror (stdin))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot read standard input: %s",
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _("cannot read standard input: %s"),
                    g_strerror (errno));
       return FALSE;
     }
@@ -113,20 +115,20 @@ llm_cli_tokenize (CliOptions  *options,
 
   if (options->model_dir == NULL)
     {
-      g_printerr ("llm-node tokenize: %s\n", "--model DIR is required");
+      g_printerr ("llm-node tokenize: %s\n", _("--model DIR is required"));
       return 2;
     }
   if (options->jsonl && argc > 1)
     {
       g_printerr ("llm-node tokenize: %s\n",
-                  "with --jsonl, the texts come from standard input, not the command line");
+                  _("with --jsonl, the texts come from standard input, not the command line"));
       return 2;
     }
   if (!options->jsonl && argc != 2)
     {
       g_printerr ("llm-node tokenize: %s\n",
-                  argc < 2 ? "a TEXT to tokenize is required (or --jsonl)"
-                           : "give one TEXT, in quotes if it has spaces");
+                  argc < 2 ? _("a TEXT to tokenize is required (or --jsonl)")
+                           : _("give one TEXT, in quotes if it has spaces"));
       return 2;
     }
 
