@@ -3,12 +3,12 @@
 
 #include "config.h"
 
+#include <fcntl.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <string.h>
-#include <fcntl.h>
-#include <glib/gstdio.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
