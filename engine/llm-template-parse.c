@@ -1070,6 +1070,16 @@ parser_expect_identifier (Parser     *parser,
   return TRUE;
 }
 
+/* The tag that closes a block: “{% endif %}”, “{% endfor %}”… */
+static gboolean
+parser_expect_end_tag (Parser     *parser,
+                       const char *name)
+{
+  return parser_expect (parser, TOKEN_OPEN_STATEMENT, "“{%”") != NULL &&
+         parser_expect_identifier (parser, name) &&
+         parser_expect (parser, TOKEN_CLOSE_STATEMENT, "“%}”") != NULL;
+}
+
 static Node *parse_any (Parser *parser);
 static Node *parse_expression (Parser *parser);
 static Node *parse_primary_expression (Parser *parser);
@@ -1312,9 +1322,7 @@ parse_jinja_statement (Parser *parser)
       parser->current++;
       if ((result = parse_if_statement (parser, offset)) == NULL)
         return NULL;
-      if (parser_expect (parser, TOKEN_OPEN_STATEMENT, "“{%”") == NULL ||
-          !parser_expect_identifier (parser, "endif") ||
-          parser_expect (parser, TOKEN_CLOSE_STATEMENT, "“%}”") == NULL)
+      if (!parser_expect_end_tag (parser, "endif"))
         return NULL;
     }
   else if (g_str_equal (name, "macro"))
@@ -1322,9 +1330,7 @@ parse_jinja_statement (Parser *parser)
       parser->current++;
       if ((result = parse_macro_statement (parser, offset)) == NULL)
         return NULL;
-      if (parser_expect (parser, TOKEN_OPEN_STATEMENT, "“{%”") == NULL ||
-          !parser_expect_identifier (parser, "endmacro") ||
-          parser_expect (parser, TOKEN_CLOSE_STATEMENT, "“%}”") == NULL)
+      if (!parser_expect_end_tag (parser, "endmacro"))
         return NULL;
     }
   else if (g_str_equal (name, "for"))
@@ -1332,9 +1338,7 @@ parse_jinja_statement (Parser *parser)
       parser->current++;
       if ((result = parse_for_statement (parser, offset)) == NULL)
         return NULL;
-      if (parser_expect (parser, TOKEN_OPEN_STATEMENT, "“{%”") == NULL ||
-          !parser_expect_identifier (parser, "endfor") ||
-          parser_expect (parser, TOKEN_CLOSE_STATEMENT, "“%}”") == NULL)
+      if (!parser_expect_end_tag (parser, "endfor"))
         return NULL;
     }
   else if (g_str_equal (name, "call"))
@@ -1358,9 +1362,7 @@ parse_jinja_statement (Parser *parser)
       if (parser_expect (parser, TOKEN_CLOSE_STATEMENT, "“%}”") == NULL)
         return NULL;
       parse_body_until (parser, node->body, offset, "call", "endcall");
-      if (parser_expect (parser, TOKEN_OPEN_STATEMENT, "“{%”") == NULL ||
-          !parser_expect_identifier (parser, "endcall") ||
-          parser_expect (parser, TOKEN_CLOSE_STATEMENT, "“%}”") == NULL)
+      if (!parser_expect_end_tag (parser, "endcall"))
         return NULL;
       result = node_finish (parser, node);
     }
@@ -1389,9 +1391,7 @@ parse_jinja_statement (Parser *parser)
       if (parser_expect (parser, TOKEN_CLOSE_STATEMENT, "“%}”") == NULL)
         return NULL;
       parse_body_until (parser, node->body, offset, "filter", "endfilter");
-      if (parser_expect (parser, TOKEN_OPEN_STATEMENT, "“{%”") == NULL ||
-          !parser_expect_identifier (parser, "endfilter") ||
-          parser_expect (parser, TOKEN_CLOSE_STATEMENT, "“%}”") == NULL)
+      if (!parser_expect_end_tag (parser, "endfilter"))
         return NULL;
       result = node_finish (parser, node);
     }
