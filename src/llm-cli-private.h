@@ -39,5 +39,7 @@ int llm_cli_bench    (CliOptions  *options,
 int llm_cli_render_chat (CliOptions *options, int argc, char **argv);
 int llm_cli_tokenize (CliOptions *options, int argc, char **argv);
 int llm_cli_address (CliOptions *options, int argc, char **argv);
+int llm_cli_host (CliOptions *options, int argc, char **argv);
+int llm_cli_peers (CliOptions *options, int argc, char **argv);
 
 G_END_DECLS
