@@ -15,34 +15,31 @@ typedef struct
   const char *name;
   const char *parameters;
   const char *summary;
-  /* Runs it; NULL while the capability it needs is not built. */
   int (*run) (CliOptions *options, int argc, char **argv);
-  /* Which capability builds it, while it is not built yet. */
-  const char *missing;
 } CliCommand;
 
 static const CliCommand commands[] = {
   { "generate", N_("--model DIR --prompt TEXT"),
     N_("Continue a prompt with a model and print only the completion"),
-    llm_cli_generate, NULL },
+    llm_cli_generate },
   { "tokenize", N_("--model DIR [--] TEXT"),
     N_("Print the token ids of a text as a JSON array"),
-    llm_cli_tokenize, NULL },
+    llm_cli_tokenize },
   { "render-chat", N_("--model DIR"),
     N_("Render a JSON conversation read on standard input with the model’s chat template"),
-    llm_cli_render_chat, NULL },
+    llm_cli_render_chat },
   { "bench", N_("--model DIR"),
     N_("Measure prefill and decode speed on this machine"),
-    llm_cli_bench, NULL },
+    llm_cli_bench },
   { "host", N_("--model DIR --layers A-B"),
     N_("Host a range of a model’s layers for the swarm, without a window"),
-    llm_cli_host, NULL },
+    llm_cli_host },
   { "peers", N_("--json"),
     N_("Print what the node running on the data directory knows of its peers"),
-    llm_cli_peers, NULL },
+    llm_cli_peers },
   { "address", "",
     N_("Print this node’s .llm address"),
-    llm_cli_address, NULL },
+    llm_cli_address },
 };
 
 static const CliCommand *
@@ -235,11 +232,5 @@ llm_cli_run (int    argc,
       return 2;
     }
 
-  if (command->run != NULL)
-    return command->run (&options, argc, argv);
-
-  /* Each command lands with the capability that needs it; until then it says
-   * so plainly rather than pretending. */
-  g_printerr (_("llm-node %s: not built yet; %s.\n"), command->name, _(command->missing));
-  return 1;
+  return command->run (&options, argc, argv);
 }
