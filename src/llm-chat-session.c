@@ -4,6 +4,9 @@
 #include "llm-chat-session.h"
 
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "llm-model.h"
 #include "llm-pool.h"
@@ -171,6 +174,21 @@ llm_chat_session_load_finish (GAsyncResult  *result,
 }
 
 /* Answering */
+
+/* The window must stay responsive while the model works on every core:
+ * the engine's threads yield to the main thread (a nice value is per
+ * thread on Linux). */
+#define ENGINE_THREAD_NICE 10
+
+static void
+lower_thread_priority (void *data,
+                       int   thread_index,
+                       int   n_threads)
+{
+#ifdef SYS_gettid
+  setpriority (PRIO_PROCESS, (id_t) syscall (SYS_gettid), ENGINE_THREAD_NICE);
+#endif
+}
 
 typedef struct
 {
@@ -355,6 +373,8 @@ respond_worker (GTask        *task,
   gint64 start = g_get_monotonic_time ();
   gint64 first_token_at = 0;
   guint shared, n_generated = 0;
+
+  llm_pool_run (engine->pool, lower_thread_priority, NULL);
 
   tokens = prompt_tokens (respond, &error);
   if (tokens == NULL)

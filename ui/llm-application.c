@@ -19,6 +19,7 @@ struct _LlmApplication
   LlmIdentity *identity;
   GCancellable *cancellable;
   char *identity_error;
+  char *model_dir;              /* --model, for the first window */
 };
 
 G_DEFINE_FINAL_TYPE (LlmApplication, llm_application, ADW_TYPE_APPLICATION)
@@ -158,15 +159,39 @@ llm_application_startup (GApplication *application)
                                      g_object_ref (self));
 }
 
+static LlmWindow *
+ensure_window (LlmApplication *self)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  return window != NULL ? LLM_WINDOW (window) : llm_window_new (self);
+}
+
 static void
 llm_application_activate (GApplication *application)
 {
-  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (application));
+  LlmApplication *self = LLM_APPLICATION (application);
+  LlmWindow *window = ensure_window (self);
+  g_autofree char *model_dir = g_steal_pointer (&self->model_dir);
 
-  if (window == NULL)
-    window = GTK_WINDOW (llm_window_new (LLM_APPLICATION (application)));
+  if (model_dir != NULL)
+    llm_window_open_model (window, model_dir);
+  gtk_window_present (GTK_WINDOW (window));
+}
 
-  gtk_window_present (window);
+/* `llm-node --model DIR` while the app already runs: the running instance
+ * opens the model. */
+static void
+llm_application_open (GApplication  *application,
+                      GFile        **files,
+                      int            n_files,
+                      const char    *hint)
+{
+  LlmWindow *window = ensure_window (LLM_APPLICATION (application));
+
+  if (n_files > 0 && g_file_peek_path (files[0]) != NULL)
+    llm_window_open_model (window, g_file_peek_path (files[0]));
+  gtk_window_present (GTK_WINDOW (window));
 }
 
 /* `--version` is answered here, before registration and before GTK opens the
@@ -213,6 +238,7 @@ llm_application_finalize (GObject *object)
   LlmApplication *self = LLM_APPLICATION (object);
 
   g_free (self->identity_error);
+  g_free (self->model_dir);
 
   G_OBJECT_CLASS (llm_application_parent_class)->finalize (object);
 }
@@ -246,6 +272,7 @@ llm_application_class_init (LlmApplicationClass *klass)
   object_class->get_property = llm_application_get_property;
   application_class->startup = llm_application_startup;
   application_class->activate = llm_application_activate;
+  application_class->open = llm_application_open;
   application_class->handle_local_options = llm_application_handle_local_options;
   application_class->shutdown = llm_application_shutdown;
 
@@ -267,6 +294,8 @@ llm_application_init (LlmApplication *self)
 {
   static const GOptionEntry options[] = {
     { "version", 0, 0, G_OPTION_ARG_NONE, NULL, N_("Print the version and exit"), NULL },
+    { "model", 0, 0, G_OPTION_ARG_FILENAME, NULL,
+      N_("Open the chat with the Hugging Face model in this folder"), N_("DIR") },
     { NULL }
   };
   g_autofree char *commands = llm_cli_dup_commands_help ();
@@ -286,6 +315,6 @@ llm_application_new (void)
   return g_object_new (LLM_TYPE_APPLICATION,
                        "application-id", APP_ID,
                        "resource-base-path", RESOURCE_PATH,
-                       "flags", G_APPLICATION_DEFAULT_FLAGS,
+                       "flags", G_APPLICATION_HANDLES_OPEN,
                        NULL);
 }

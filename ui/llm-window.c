@@ -5,7 +5,6 @@
 
 #include "llm-window.h"
 
-#include "llm-chat-view.h"
 #include "llm-dashboard-view.h"
 #include "llm-onboarding-view.h"
 
@@ -22,6 +21,7 @@ struct _LlmWindow
   AdwViewStack *view_stack;
   LlmOnboardingView *onboarding_view;
   LlmDashboardView *dashboard_view;
+  LlmChatView *chat_view;
 };
 
 G_DEFINE_FINAL_TYPE (LlmWindow, llm_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -84,6 +84,40 @@ llm_window_get_visible_place (LlmWindow *self)
   if (g_strcmp0 (gtk_stack_get_visible_child_name (self->main_stack), "onboarding") == 0)
     return "onboarding";
   return adw_view_stack_get_visible_child_name (self->view_stack);
+}
+
+/**
+ * llm_window_open_model:
+ * @self: a #LlmWindow
+ * @model_dir: a Hugging Face model folder
+ *
+ * Opens the chat with that model, the keyboard in the message field
+ * (`llm-node --model DIR`): no onboarding in the way.
+ */
+void
+llm_window_open_model (LlmWindow  *self,
+                       const char *model_dir)
+{
+  g_return_if_fail (LLM_IS_WINDOW (self));
+  g_return_if_fail (model_dir != NULL);
+
+  /* At once: the onboarding must not show through a crossfade. */
+  gtk_stack_set_visible_child_full (self->main_stack, "main", GTK_STACK_TRANSITION_TYPE_NONE);
+  show_view (self, "chat");
+  llm_chat_view_open_model (self->chat_view, model_dir);
+  llm_chat_view_focus_prompt (self->chat_view);
+}
+
+/**
+ * llm_window_get_chat_view:
+ *
+ * Returns: (transfer none): the chat
+ */
+LlmChatView *
+llm_window_get_chat_view (LlmWindow *self)
+{
+  g_return_val_if_fail (LLM_IS_WINDOW (self), NULL);
+  return self->chat_view;
 }
 
 /* The size is saved when the window closes rather than on every resize, and
@@ -170,6 +204,7 @@ llm_window_class_init (LlmWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, LlmWindow, view_stack);
   gtk_widget_class_bind_template_child (widget_class, LlmWindow, onboarding_view);
   gtk_widget_class_bind_template_child (widget_class, LlmWindow, dashboard_view);
+  gtk_widget_class_bind_template_child (widget_class, LlmWindow, chat_view);
 
   gtk_widget_class_install_action (widget_class, "win.show-dashboard", NULL, show_dashboard_action);
   gtk_widget_class_install_action (widget_class, "win.show-chat", NULL, show_chat_action);
