@@ -252,6 +252,35 @@ label_shows (GtkWidget  *widget,
   return FALSE;
 }
 
+static GtkWidget *
+find_widget_of_type (GtkWidget *widget,
+                     GType      type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (widget, type))
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_widget_of_type (child, type);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static void
+clipboard_read_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  char **text = user_data;
+
+  *text = gdk_clipboard_read_text_finish (GDK_CLIPBOARD (source), result, NULL);
+  if (*text == NULL)
+    *text = g_strdup ("");
+}
+
 /* Type, Enter, read: the answer is `llm-node generate`'s, streamed, and
  * the window stays responsive meanwhile. */
 static void
@@ -263,7 +292,11 @@ test_chat_answer (Fixture       *fixture,
   LlmConversation *conversation;
   LlmChatMessage *answer;
   GtkTextView *prompt;
+  GtkWidget *row;
   g_autofree char *expected = NULL;
+  g_autofree char *remembered = NULL;
+  g_autofree char *canonical = NULL;
+  g_autofree char *copied = NULL;
 
   if (fixture->model_dir == NULL)
     return;
@@ -297,6 +330,19 @@ test_chat_answer (Fixture       *fixture,
   /* Its figures, under it. */
   AWAIT_UNTIL (label_shows (GTK_WIDGET (view), "*tokens/s*first token after*"), 5);
   save_screenshot (window, "screenshot-chat-answer.png");
+
+  /* The model is remembered for the next start. */
+  remembered = g_settings_get_string (fixture->settings, "model-dir");
+  canonical = g_canonicalize_filename (fixture->model_dir, NULL);
+  g_assert_cmpstr (remembered, ==, canonical);
+
+  /* Copy: the first message's row puts its text on the clipboard. */
+  row = find_widget_of_type (GTK_WIDGET (view), g_type_from_name ("LlmMessageRow"));
+  g_assert_nonnull (row);
+  gtk_widget_activate_action (row, "message.copy", NULL);
+  gdk_clipboard_read_text_async (gtk_widget_get_clipboard (row), NULL, clipboard_read_cb, &copied);
+  AWAIT_UNTIL (copied != NULL, 5);
+  g_assert_cmpstr (copied, ==, PROMPT);
 }
 
 /* Stop: the answer ends within a token, marked stopped, and the window
