@@ -203,14 +203,16 @@ test_plain_model (void)
   g_assert_cmpuint (llm_chat_session_get_n_params (session), <, 300000);
   g_assert_false (llm_chat_session_get_has_chat_template (session));
 
-  /* The first answer: what `generate` prints, streamed in pieces. */
+  /* The first answer: what `generate` prints, streamed (how many pieces
+   * depends on how often this thread drains them: a fast model's tokens
+   * coalesce). */
   say (conversation, PROMPT);
   message = respond (session, conversation, &greedy, NULL, &first);
   g_assert_no_error (first.error);
   expected = run_llm_node (NULL, "generate", "--model", model_dir, "--prompt", PROMPT,
                            "--temperature", "0", "-n", "40", NULL);
   g_assert_cmpstr (llm_chat_message_get_content (message), ==, expected);
-  g_assert_cmpuint (first.n_content_changes, >, 1);
+  g_assert_cmpuint (first.n_content_changes, >=, 1);
   g_assert_cmpuint (first.states->len, >=, 2);
   g_assert_cmpint (GPOINTER_TO_INT (g_ptr_array_index (first.states, 0)), ==,
                    LLM_CHAT_MESSAGE_STATE_STREAMING);
