@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "llm-json"
 
 #include "llm-json.h"
+#include "llm-utf8.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -241,46 +242,6 @@ skip_whitespace (Parser *p)
     }
 }
 
-/* The length of the valid UTF-8 sequence at s (at most max bytes), 0 if it
- * is not one. */
-static guint
-utf8_sequence_length (const guchar *s,
-                      gsize         max)
-{
-  guchar lo = 0x80, hi = 0xbf;
-  guint n;
-
-  if (s[0] < 0x80)
-    return 1;
-  if (s[0] >= 0xc2 && s[0] <= 0xdf)
-    n = 2;
-  else if (s[0] >= 0xe0 && s[0] <= 0xef)
-    {
-      n = 3;
-      if (s[0] == 0xe0)
-        lo = 0xa0;
-      else if (s[0] == 0xed)
-        hi = 0x9f;
-    }
-  else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-    {
-      n = 4;
-      if (s[0] == 0xf0)
-        lo = 0x90;
-      else if (s[0] == 0xf4)
-        hi = 0x8f;
-    }
-  else
-    return 0;
-
-  if (max < n || s[1] < lo || s[1] > hi)
-    return 0;
-  for (guint i = 2; i < n; i++)
-    if (s[i] < 0x80 || s[i] > 0xbf)
-      return 0;
-  return n;
-}
-
 static int
 hex_value (char c)
 {
@@ -341,9 +302,10 @@ parse_string (Parser      *p,
                              c);
       if (c >= 0x80)
         {
-          guint len = utf8_sequence_length ((const guchar *) text + p->pos, p->length - p->pos);
+          gboolean complete;
+          guint len = llm_utf8_scan ((const guchar *) text + p->pos, p->length - p->pos, &complete);
 
-          if (len == 0)
+          if (!complete)
             return parser_error (p, error, "a string is not valid UTF-8");
           p->pos += len;
           continue;

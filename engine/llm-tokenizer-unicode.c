@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "llm-tokenizer-unicode"
 
 #include "llm-tokenizer-private.h"
+#include "llm-utf8.h"
 
 #include <string.h>
 
@@ -105,55 +106,6 @@ llm_unichar_class (gunichar c)
 /* ------------------------------------------------------------------------ */
 /* UTF-8 */
 
-/* The length of the maximal valid prefix of a UTF-8 sequence at s (at most
- * max bytes): the whole sequence's length when *complete is set, else the
- * number of bytes of the maximal subpart to replace (at least 1). */
-static guint
-utf8_scan (const guchar *s,
-           gsize         max,
-           gboolean     *complete)
-{
-  guchar lo = 0x80, hi = 0xbf;
-  guint n;
-
-  *complete = FALSE;
-  if (s[0] < 0x80)
-    {
-      *complete = TRUE;
-      return 1;
-    }
-  if (s[0] >= 0xc2 && s[0] <= 0xdf)
-    n = 2;
-  else if (s[0] >= 0xe0 && s[0] <= 0xef)
-    {
-      n = 3;
-      if (s[0] == 0xe0)
-        lo = 0xa0;
-      else if (s[0] == 0xed)
-        hi = 0x9f;
-    }
-  else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-    {
-      n = 4;
-      if (s[0] == 0xf0)
-        lo = 0x90;
-      else if (s[0] == 0xf4)
-        hi = 0x8f;
-    }
-  else
-    return 1;
-
-  for (guint i = 1; i < n; i++)
-    {
-      guchar lower = i == 1 ? lo : 0x80, upper = i == 1 ? hi : 0xbf;
-
-      if (i >= max || s[i] < lower || s[i] > upper)
-        return i;
-    }
-  *complete = TRUE;
-  return n;
-}
-
 gsize
 llm_utf8_append_lossy (GString    *out,
                        const char *bytes,
@@ -172,7 +124,7 @@ llm_utf8_append_lossy (GString    *out,
           i++;
           continue;
         }
-      n = utf8_scan (s + i, length - i, &complete);
+      n = llm_utf8_scan (s + i, length - i, &complete);
       if (!complete)
         {
           g_string_append_len (out, bytes + run, (gssize) (i - run));
@@ -214,7 +166,7 @@ llm_utf8_is_valid (const char *bytes,
           i++;
           continue;
         }
-      i += utf8_scan (s + i, length - i, &complete);
+      i += llm_utf8_scan (s + i, length - i, &complete);
       if (!complete)
         return FALSE;
     }
