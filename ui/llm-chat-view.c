@@ -265,6 +265,25 @@ conversation_items_changed_cb (LlmChatView *self)
   update_actions (self);
 }
 
+/* The sidebar shows which conversation is open. (GtkSingleSelection keeps
+ * it selected when the store re-sorts.) */
+static void
+select_current_conversation (LlmChatView *self)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->store));
+
+  for (guint i = 0; self->conversation != NULL && i < n; i++)
+    {
+      g_autoptr(LlmConversation) item = g_list_model_get_item (G_LIST_MODEL (self->store), i);
+
+      if (item == self->conversation)
+        {
+          gtk_single_selection_set_selected (self->conversations_model, i);
+          return;
+        }
+    }
+}
+
 /**
  * llm_chat_view_set_conversation:
  * @self: a #LlmChatView
@@ -288,16 +307,7 @@ llm_chat_view_set_conversation (LlmChatView     *self,
 
   gtk_no_selection_set_model (self->messages_model, G_LIST_MODEL (conversation));
   self->stick_to_bottom = TRUE;
-
-  /* The sidebar shows which one it is. */
-  for (guint i = 0; conversation != NULL &&
-                    i < g_list_model_get_n_items (G_LIST_MODEL (self->store)); i++)
-    {
-      g_autoptr(LlmConversation) item = g_list_model_get_item (G_LIST_MODEL (self->store), i);
-
-      if (item == conversation)
-        gtk_single_selection_set_selected (self->conversations_model, i);
-    }
+  select_current_conversation (self);
 
   update_content (self);
   update_actions (self);
@@ -623,6 +633,7 @@ send_action (GtkWidget  *widget,
   GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->prompt_view);
   g_autoptr(LlmChatMessage) message = NULL;
   g_autofree char *text = NULL;
+  g_autofree char *stripped = NULL;
   GtkTextIter start, end;
 
   if (self->session == NULL || is_busy (self))
@@ -630,7 +641,8 @@ send_action (GtkWidget  *widget,
 
   gtk_text_buffer_get_bounds (buffer, &start, &end);
   text = gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
-  if (*g_strstrip (g_strdup (text)) == '\0')
+  stripped = g_strstrip (g_strdup (text));
+  if (*stripped == '\0')
     return;
 
   message = llm_chat_message_new (LLM_CHAT_ROLE_USER, text);

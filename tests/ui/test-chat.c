@@ -412,6 +412,7 @@ test_chat_edit (Fixture       *fixture,
   LlmChatView *view;
   LlmConversation *conversation;
   GtkTextBuffer *buffer;
+  GtkSingleSelection *selection;
   GtkTextIter start, end;
   g_autofree char *text = NULL;
 
@@ -442,6 +443,24 @@ test_chat_edit (Fixture       *fixture,
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (llm_chat_view_get_conversation (view))),
                     ==, 0);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (llm_chat_view_get_store (view))), ==, 2);
+
+  /* The sidebar shows the open one, also once an answer moved it up. */
+  selection = GTK_SINGLE_SELECTION (gtk_list_view_get_model (GTK_LIST_VIEW (chat_child (window, "conversation_list"))));
+  g_assert_true (gtk_single_selection_get_selected_item (selection) == (gpointer) llm_chat_view_get_conversation (view));
+  type_text (GTK_TEXT_VIEW (chat_child (window, "prompt_view")), "Tom");
+  gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL);
+  AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 30);
+  g_assert_true (gtk_single_selection_get_selected_item (selection) == (gpointer) llm_chat_view_get_conversation (view));
+
+  /* Choosing the other one in the sidebar opens it; answering there moves
+   * it to the top, and the selection follows. */
+  gtk_single_selection_set_selected (selection, 1);
+  g_assert_true (llm_chat_view_get_conversation (view) == conversation);
+  type_text (GTK_TEXT_VIEW (chat_child (window, "prompt_view")), " and Sue");
+  gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL);
+  AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 30);
+  AWAIT_UNTIL (gtk_single_selection_get_selected (selection) == 0, 5);
+  g_assert_true (gtk_single_selection_get_selected_item (selection) == (gpointer) conversation);
 }
 
 static gboolean
