@@ -533,6 +533,67 @@ test_chat_restore (Fixture       *fixture,
   AWAIT_UNTIL (label_shows (GTK_WIDGET (view), "*could not be read*"), 5);
 }
 
+/* Every control a person reaches has a name for screen readers: a
+ * button its text or an accessible label (a GtkButton is always "labelled
+ * by" its icon, which names nothing), a field or list an accessible label
+ * or the label that points to it. GTK's own parts of a spin button or a
+ * menu button are GTK's business. */
+static guint
+check_accessible_names (GtkWidget *widget)
+{
+  GtkAccessible *accessible = GTK_ACCESSIBLE (widget);
+  gboolean has_label = gtk_test_accessible_has_property (accessible, GTK_ACCESSIBLE_PROPERTY_LABEL);
+  guint n_checked = 0;
+
+  if ((GTK_IS_BUTTON (widget) && gtk_button_get_label (GTK_BUTTON (widget)) == NULL) ||
+      GTK_IS_MENU_BUTTON (widget))
+    {
+      if (!has_label)
+        g_error ("A %s (%s) has no accessible label", G_OBJECT_TYPE_NAME (widget),
+                 gtk_widget_get_tooltip_text (widget) ?: "no tooltip");
+      n_checked++;
+    }
+  else if (GTK_IS_TEXT_VIEW (widget) || GTK_IS_LIST_VIEW (widget) || GTK_IS_SPIN_BUTTON (widget))
+    {
+      if (!has_label &&
+          !gtk_test_accessible_has_relation (accessible, GTK_ACCESSIBLE_RELATION_LABELLED_BY))
+        g_error ("A %s has no accessible name", G_OBJECT_TYPE_NAME (widget));
+      n_checked++;
+    }
+
+  if (GTK_IS_SPIN_BUTTON (widget) || GTK_IS_MENU_BUTTON (widget))
+    return n_checked;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    n_checked += check_accessible_names (child);
+  return n_checked;
+}
+
+static void
+test_chat_accessible (Fixture       *fixture,
+                      gconstpointer  user_data)
+{
+  LlmWindow *window;
+  LlmChatView *view;
+  GtkWidget *popover;
+  guint n_checked;
+
+  if (fixture->model_dir == NULL)
+    return;
+
+  window = open_with_model (fixture->model_dir);
+  view = llm_window_get_chat_view (window);
+  type_text (GTK_TEXT_VIEW (chat_child (window, "prompt_view")), PROMPT);
+  gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL);
+  AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 30);
+  await_frames (GTK_WIDGET (window), 2);
+
+  popover = chat_child (window, "settings_popover");
+  n_checked = check_accessible_names (GTK_WIDGET (view)) + check_accessible_names (popover);
+  g_test_message ("%u controls have an accessible name", n_checked);
+  g_assert_cmpuint (n_checked, >=, 15);
+}
+
 /* A folder that is not a model: said in the window, no crash. */
 static void
 test_chat_not_a_model (Fixture       *fixture,
@@ -611,6 +672,8 @@ main (int    argc,
   int status;
 
   system_data_dirs = g_strdupv ((char **) g_get_system_data_dirs ());
+  /* The accessibility backend that tests can read (no bus needed). */
+  g_setenv ("GTK_A11Y", "test", TRUE);
   g_test_init (&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
   make_slow_model ();
 
@@ -627,6 +690,8 @@ main (int    argc,
   g_test_add ("/llm/ui/chat/restore", Fixture, NULL, fixture_set_up, test_chat_restore,
               fixture_tear_down);
   g_test_add ("/llm/ui/chat/not-a-model", Fixture, NULL, fixture_set_up, test_chat_not_a_model,
+              fixture_tear_down);
+  g_test_add ("/llm/ui/chat/accessible", Fixture, NULL, fixture_set_up, test_chat_accessible,
               fixture_tear_down);
 
   status = g_test_run ();
