@@ -209,6 +209,7 @@ saved_cb (GObject      *source,
 {
   g_autoptr(LlmChatView) self = user_data;
   g_autoptr(GError) error = NULL;
+  GApplication *application = g_application_get_default ();
 
   if (!llm_conversation_store_save_finish (LLM_CONVERSATION_STORE (source), result, &error) &&
       !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -216,15 +217,23 @@ saved_cb (GObject      *source,
       g_autofree char *text = g_strdup_printf (_("The conversation could not be saved: %s"),
                                                error->message);
 
-      g_warning ("%s", text);
+      g_message ("%s", text);
       show_problem (self, text);
     }
+  if (application != NULL)
+    g_application_release (application);
 }
 
+/* The application stays until every save is written, even when the last
+ * window closes at once. */
 static void
 save (LlmChatView     *self,
       LlmConversation *conversation)
 {
+  GApplication *application = g_application_get_default ();
+
+  if (application != NULL)
+    g_application_hold (application);
   llm_conversation_store_save_async (self->store, conversation, NULL, saved_cb,
                                      g_object_ref (self));
 }

@@ -29,6 +29,17 @@ typedef struct
   char *model_dir;
 } Fixture;
 
+#define AWAIT_UNTIL(condition, seconds)                                            \
+  G_STMT_START {                                                                   \
+    gint64 end_ = g_get_monotonic_time () + (seconds) * G_USEC_PER_SEC;            \
+    while (!(condition))                                                           \
+      {                                                                            \
+        if (g_get_monotonic_time () > end_)                                        \
+          g_error ("%s:%d: timed out waiting for %s", __FILE__, __LINE__, #condition); \
+        g_main_context_iteration (NULL, TRUE);                                     \
+      }                                                                            \
+  } G_STMT_END
+
 static void
 fixture_set_up (Fixture       *fixture,
                 gconstpointer  user_data)
@@ -70,28 +81,23 @@ fixture_tear_down (Fixture       *fixture,
   while ((windows = gtk_application_get_windows (GTK_APPLICATION (application))) != NULL)
     {
       GtkWindow *window = windows->data;
+      LlmChatView *view = llm_window_get_chat_view (LLM_WINDOW (window));
 
       g_object_add_weak_pointer (G_OBJECT (window), (gpointer *) &window);
+      g_object_add_weak_pointer (G_OBJECT (view), (gpointer *) &view);
       gtk_window_destroy (window);
       while (window != NULL && g_main_context_iteration (NULL, FALSE))
         ;
       g_assert_null (window);
+      /* Its last saves hold the chat until they are written: they must
+       * finish before the test's directories go. */
+      AWAIT_UNTIL (view == NULL, 10);
     }
 
   g_clear_object (&fixture->settings);
   g_free (fixture->model_dir);
 }
 
-#define AWAIT_UNTIL(condition, seconds)                                            \
-  G_STMT_START {                                                                   \
-    gint64 end_ = g_get_monotonic_time () + (seconds) * G_USEC_PER_SEC;            \
-    while (!(condition))                                                           \
-      {                                                                            \
-        if (g_get_monotonic_time () > end_)                                        \
-          g_error ("%s:%d: timed out waiting for %s", __FILE__, __LINE__, #condition); \
-        g_main_context_iteration (NULL, TRUE);                                     \
-      }                                                                            \
-  } G_STMT_END
 
 static GtkWidget *
 chat_child (LlmWindow  *window,
