@@ -127,6 +127,8 @@ update_actions (LlmChatView *self)
 
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.send", self->session != NULL && !busy);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.stop", busy);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.delete-conversation",
+                                 self->conversation != NULL && !busy);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "chat.regenerate",
                                  self->session != NULL && !busy && last != NULL &&
                                  llm_chat_message_get_role (last) == LLM_CHAT_ROLE_ASSISTANT);
@@ -717,6 +719,81 @@ edit_last_prompt_action (GtkWidget  *widget,
 }
 
 static void
+deleted_cb (GObject      *source,
+            GAsyncResult *result,
+            gpointer      user_data)
+{
+  g_autoptr(LlmChatView) self = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!llm_conversation_store_delete_finish (LLM_CONVERSATION_STORE (source), result, &error))
+    {
+      g_autofree char *text = g_strdup_printf (_("The conversation could not be deleted: %s"),
+                                               error->message);
+
+      show_problem (self, text);
+    }
+}
+
+static void
+delete_response_cb (AdwMessageDialog *dialog,
+                    const char       *response,
+                    LlmChatView      *self)
+{
+  LlmConversation *conversation = g_object_get_data (G_OBJECT (dialog), "conversation");
+  g_autoptr(LlmConversation) next = NULL;
+  guint n;
+
+  if (g_strcmp0 (response, "delete") != 0 || conversation != self->conversation)
+    return;
+
+  llm_conversation_store_delete_async (self->store, conversation, NULL, deleted_cb,
+                                       g_object_ref (self));
+  /* Open the most recent of the others, or none. */
+  n = g_list_model_get_n_items (G_LIST_MODEL (self->store));
+  for (guint i = 0; i < n && next == NULL; i++)
+    {
+      g_autoptr(LlmConversation) item = g_list_model_get_item (G_LIST_MODEL (self->store), i);
+
+      if (item != conversation)
+        next = g_steal_pointer (&item);
+    }
+  llm_chat_view_set_conversation (self, next);
+}
+
+static void
+delete_conversation_action (GtkWidget  *widget,
+                            const char *action_name,
+                            GVariant   *parameter)
+{
+  LlmChatView *self = LLM_CHAT_VIEW (widget);
+  GtkWidget *dialog;
+  const char *title;
+
+  if (self->conversation == NULL || is_busy (self))
+    return;
+
+  title = llm_conversation_get_title (self->conversation);
+  dialog = adw_message_dialog_new (GTK_WINDOW (gtk_widget_get_root (widget)),
+                                   _("Delete This Conversation?"), NULL);
+  adw_message_dialog_format_body (ADW_MESSAGE_DIALOG (dialog),
+                                  _("“%s” will be deleted from this computer."),
+                                  title != NULL && *title != '\0' ? title : _("New Conversation"));
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "delete", _("_Delete"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "delete",
+                                              ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  g_object_set_data_full (G_OBJECT (dialog), "conversation", g_object_ref (self->conversation),
+                          g_object_unref);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (delete_response_cb), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+static void
 new_conversation_action (GtkWidget  *widget,
                          const char *action_name,
                          GVariant   *parameter)
@@ -963,6 +1040,8 @@ llm_chat_view_class_init (LlmChatViewClass *klass)
   gtk_widget_class_install_action (widget_class, "chat.new-conversation", NULL,
                                    new_conversation_action);
   gtk_widget_class_install_action (widget_class, "chat.open-model", NULL, open_model_action);
+  gtk_widget_class_install_action (widget_class, "chat.delete-conversation", NULL,
+                                   delete_conversation_action);
   gtk_widget_class_install_action (widget_class, "chat.show-conversations", NULL,
                                    show_conversations_action);
   gtk_widget_class_install_action (widget_class, "chat.dismiss-damaged", NULL,

@@ -478,6 +478,75 @@ file_contains (const char *path,
   return g_file_get_contents (path, &contents, NULL, NULL) && strstr (contents, text) != NULL;
 }
 
+static AdwMessageDialog *
+find_message_dialog (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
+
+      if (ADW_IS_MESSAGE_DIALOG (window))
+        return ADW_MESSAGE_DIALOG (window);
+    }
+  return NULL;
+}
+
+static void
+ask (LlmWindow  *window,
+     const char *text)
+{
+  LlmChatView *view = llm_window_get_chat_view (window);
+
+  type_text (GTK_TEXT_VIEW (chat_child (window, "prompt_view")), text);
+  gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL);
+  AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 30);
+}
+
+/* Delete asks first; Cancel keeps it, Delete removes it, its file too,
+ * and opens the next one. */
+static void
+test_chat_delete (Fixture       *fixture,
+                  gconstpointer  user_data)
+{
+  g_autofree char *data_dir = llm_paths_dup_default_data_dir ();
+  g_autofree char *path = NULL;
+  LlmWindow *window;
+  LlmChatView *view;
+  LlmConversation *first;
+  LlmConversation *second;
+  AdwMessageDialog *dialog;
+
+  if (fixture->model_dir == NULL)
+    return;
+
+  window = open_with_model (fixture->model_dir);
+  view = llm_window_get_chat_view (window);
+  ask (window, "Lily");
+  first = llm_chat_view_get_conversation (view);
+  gtk_widget_activate_action (GTK_WIDGET (view), "chat.new-conversation", NULL);
+  ask (window, "Ben");
+  second = llm_chat_view_get_conversation (view);
+  path = g_strdup_printf ("%s/conversations/%s.json", data_dir, llm_conversation_get_id (second));
+  AWAIT_UNTIL (file_contains (path, "\"assistant\""), 5);
+
+  gtk_widget_activate_action (GTK_WIDGET (view), "chat.delete-conversation", NULL);
+  AWAIT_UNTIL ((dialog = find_message_dialog ()) != NULL, 5);
+  adw_message_dialog_response (dialog, "cancel");
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  g_assert_true (llm_chat_view_get_conversation (view) == second);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (llm_chat_view_get_store (view))), ==, 2);
+
+  gtk_widget_activate_action (GTK_WIDGET (view), "chat.delete-conversation", NULL);
+  AWAIT_UNTIL ((dialog = find_message_dialog ()) != NULL, 5);
+  adw_message_dialog_response (dialog, "delete");
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  g_assert_true (llm_chat_view_get_conversation (view) == first);
+  AWAIT_UNTIL (g_list_model_get_n_items (G_LIST_MODEL (llm_chat_view_get_store (view))) == 1, 5);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+}
+
 /* What was said comes back in a new window (as at the next start), from
  * the files; a damaged file is reported and kept aside. */
 static void
@@ -692,6 +761,8 @@ main (int    argc,
   g_test_add ("/llm/ui/chat/stop", Fixture, NULL, fixture_set_up, test_chat_stop,
               fixture_tear_down);
   g_test_add ("/llm/ui/chat/edit", Fixture, NULL, fixture_set_up, test_chat_edit,
+              fixture_tear_down);
+  g_test_add ("/llm/ui/chat/delete", Fixture, NULL, fixture_set_up, test_chat_delete,
               fixture_tear_down);
   g_test_add ("/llm/ui/chat/restore", Fixture, NULL, fixture_set_up, test_chat_restore,
               fixture_tear_down);
