@@ -7,7 +7,6 @@
 
 #include "llm-cli-private.h"
 #include "llm-identity.h"
-#include "llm-paths.h"
 
 /* `llm-node address`: this node's .llm address, made on first run. */
 
@@ -20,15 +19,7 @@ llm_cli_address (CliOptions  *options,
   g_autoptr(GError) error = NULL;
   g_autofree char *data_dir = NULL;
 
-  /* argv[0] is the command's name. */
-  if (argc > 1)
-    {
-      g_printerr (_("llm-node address: unexpected argument “%s”\n"), argv[1]);
-      return 2;
-    }
-
-  data_dir = options->data_dir != NULL ? g_strdup (options->data_dir)
-                                       : llm_paths_dup_default_data_dir ();
+  data_dir = llm_cli_dup_data_dir (options);
 
   identity = llm_identity_load_or_create (data_dir, &error);
   if (identity == NULL)

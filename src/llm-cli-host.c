@@ -10,7 +10,6 @@
 #include "llm-control.h"
 #include "llm-model.h"
 #include "llm-node.h"
-#include "llm-paths.h"
 
 /* `llm-node host`: a headless node hosting a range of layers until it is
  * told to stop; `llm-node peers`: what that node knows. */
@@ -139,11 +138,6 @@ llm_cli_host (CliOptions  *options,
   g_autofree char *endpoints = NULL;
   guint first, last, n_layers, sigint, sigterm;
 
-  if (argc > 1)
-    {
-      g_printerr (_("llm-node host: unexpected argument “%s”\n"), argv[1]);
-      return 2;
-    }
   if (options->model_dir == NULL || options->layers == NULL)
     {
       g_printerr (_("llm-node host: --model DIR and --layers A-B are required\n"));
@@ -178,8 +172,7 @@ llm_cli_host (CliOptions  *options,
       return 2;
     }
 
-  data_dir = options->data_dir != NULL ? g_strdup (options->data_dir)
-                                       : llm_paths_dup_default_data_dir ();
+  data_dir = llm_cli_dup_data_dir (options);
   identity = llm_identity_load_or_create (data_dir, &error);
   if (identity == NULL)
     {
@@ -297,14 +290,7 @@ llm_cli_peers (CliOptions  *options,
   g_autoptr(GError) error = NULL;
   g_autofree char *data_dir = NULL;
 
-  if (argc > 1)
-    {
-      g_printerr (_("llm-node peers: unexpected argument “%s”\n"), argv[1]);
-      return 2;
-    }
-
-  data_dir = options->data_dir != NULL ? g_strdup (options->data_dir)
-                                       : llm_paths_dup_default_data_dir ();
+  data_dir = llm_cli_dup_data_dir (options);
   result = llm_control_request (data_dir, "peers", NULL, &error);
   if (result == NULL)
     {

@@ -30,6 +30,8 @@ typedef struct
   gboolean no_dht;
 } CliOptions;
 
+char *llm_cli_dup_data_dir (CliOptions *options);
+
 int llm_cli_generate (CliOptions  *options,
                       int          argc,
                       char       **argv);

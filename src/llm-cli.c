@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "llm-cli-private.h"
+#include "llm-paths.h"
 
 #include <glib/gi18n.h>
 
@@ -16,6 +17,8 @@ typedef struct
   const char *parameters;
   const char *summary;
   int (*run) (CliOptions *options, int argc, char **argv);
+  /* Refuse any argument besides the options (checked here, for all). */
+  gboolean no_arguments;
 } CliCommand;
 
 static const CliCommand commands[] = {
@@ -33,13 +36,13 @@ static const CliCommand commands[] = {
     llm_cli_bench },
   { "host", N_("--model DIR --layers A-B"),
     N_("Host a range of a model’s layers for the swarm, without a window"),
-    llm_cli_host },
+    llm_cli_host, TRUE },
   { "peers", N_("--json"),
     N_("Print what the node running on the data directory knows of its peers"),
-    llm_cli_peers },
+    llm_cli_peers, TRUE },
   { "address", "",
     N_("Print this node’s .llm address"),
-    llm_cli_address },
+    llm_cli_address, TRUE },
 };
 
 static const CliCommand *
@@ -183,6 +186,19 @@ cli_options_clear (CliOptions *options)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliOptions, cli_options_clear)
 
 /**
+ * llm_cli_dup_data_dir:
+ * @options: the parsed options
+ *
+ * Returns: (transfer full): `--data-dir`, or the user data directory
+ */
+char *
+llm_cli_dup_data_dir (CliOptions *options)
+{
+  return options->data_dir != NULL ? g_strdup (options->data_dir)
+                                   : llm_paths_dup_default_data_dir ();
+}
+
+/**
  * llm_cli_run:
  * @argc: the number of arguments
  * @argv: the subcommand's name, then its arguments
@@ -229,6 +245,13 @@ llm_cli_run (int    argc,
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
       g_printerr ("llm-node %s: %s\n", command->name, error->message);
+      return 2;
+    }
+
+  /* argv[0] is the command's name. */
+  if (command->no_arguments && argc > 1)
+    {
+      g_printerr (_("llm-node %s: unexpected argument “%s”\n"), command->name, argv[1]);
       return 2;
     }
 
