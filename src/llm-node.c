@@ -200,12 +200,11 @@ send_cb (GObject      *source,
              llm_connection_get_peer_address (LLM_CONNECTION (source)), error->message);
 }
 
-static void
-send_announcement (LlmNode       *self,
-                   LlmConnection *connection,
-                   JsonObject    *announcement)
+/* The announcement as a message on a connection. */
+static JsonObject *
+announce_message_new (JsonObject *announcement)
 {
-  g_autoptr(JsonObject) message = json_object_new ();
+  JsonObject *message = json_object_new ();
   GList *members = json_object_get_members (announcement);
 
   json_object_set_string_member (message, "type", "announce");
@@ -214,7 +213,20 @@ send_announcement (LlmNode       *self,
                             json_node_copy (json_object_get_member (announcement, l->data)));
   g_list_free (members);
 
-  llm_connection_send_async (connection, message, NULL, NULL, send_cb, NULL);
+  return message;
+}
+
+static void
+announce_to_connections (LlmNode    *self,
+                         JsonObject *announcement)
+{
+  g_autoptr(JsonObject) message = announce_message_new (announcement);
+  GHashTableIter iter;
+  gpointer connection;
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, NULL, &connection))
+    llm_connection_send_async (connection, message, NULL, NULL, send_cb, NULL);
 }
 
 /* Tells everyone what this node hosts now: connected peers, the LAN and
@@ -223,18 +235,13 @@ static void
 announce_everywhere (LlmNode *self)
 {
   g_autoptr(JsonObject) announcement = NULL;
-  GHashTableIter iter;
-  gpointer connection;
   guint n_shards;
 
   if (!self->running)
     return;
 
   announcement = llm_node_dup_announcement (self);
-
-  g_hash_table_iter_init (&iter, self->connections);
-  while (g_hash_table_iter_next (&iter, NULL, &connection))
-    send_announcement (self, connection, announcement);
+  announce_to_connections (self, announcement);
 
   if (self->mdns != NULL)
     llm_mdns_discovery_publish (self->mdns, llm_transport_server_get_port (self->server),
@@ -255,14 +262,10 @@ announce_cb (gpointer user_data)
 {
   LlmNode *self = user_data;
   g_autoptr(JsonObject) announcement = llm_node_dup_announcement (self);
-  GHashTableIter iter;
-  gpointer connection;
 
   /* Only the connections: the DHT refreshes on its own schedule, and the
    * LAN keeps what was published. */
-  g_hash_table_iter_init (&iter, self->connections);
-  while (g_hash_table_iter_next (&iter, NULL, &connection))
-    send_announcement (self, connection, announcement);
+  announce_to_connections (self, announcement);
 
   return G_SOURCE_CONTINUE;
 }
@@ -284,13 +287,6 @@ choose_connection (LlmNode       *self,
   gboolean newer_preferred = llm_connection_get_initiator (newer) == own_dials;
 
   return older_preferred && !newer_preferred ? older : newer;
-}
-
-static void
-forget_departure (LlmNode    *self,
-                  const char *address)
-{
-  g_hash_table_remove (self->departures, address);
 }
 
 static void
@@ -371,6 +367,7 @@ adopt_connection (LlmNode       *self,
   const char *address = llm_connection_get_peer_address (connection);
   LlmConnection *current = g_hash_table_lookup (self->connections, address);
   g_autoptr(JsonObject) announcement = NULL;
+  g_autoptr(JsonObject) message = NULL;
   LlmPeer *peer;
 
   if (g_str_equal (address, llm_identity_get_address (self->identity)))
@@ -400,7 +397,8 @@ adopt_connection (LlmNode       *self,
   g_hash_table_insert (self->connections, g_strdup (address), g_object_ref (connection));
   g_signal_connect_object (connection, "message", G_CALLBACK (on_message), self, 0);
   g_signal_connect_object (connection, "closed", G_CALLBACK (on_closed), self, 0);
-  forget_departure (self, address);
+  /* It is back: no longer departed. */
+  g_hash_table_remove (self->departures, address);
 
   peer = llm_peer_list_ensure (self->peers, address, NULL);
   g_object_freeze_notify (G_OBJECT (peer));
@@ -410,7 +408,8 @@ adopt_connection (LlmNode       *self,
   g_object_thaw_notify (G_OBJECT (peer));
 
   announcement = llm_node_dup_announcement (self);
-  send_announcement (self, connection, announcement);
+  message = announce_message_new (announcement);
+  llm_connection_send_async (connection, message, NULL, NULL, send_cb, NULL);
 }
 
 static void
