@@ -8,6 +8,7 @@
 #include "llm-conversation-store.h"
 #include "llm-paths.h"
 #include "llm-test-shared.h"
+#include "llm-test-ui.h"
 #include "llm-window.h"
 
 /* The chat in a real X server (Xvfb), driven through its widgets, with
@@ -29,16 +30,6 @@ typedef struct
   char *model_dir;
 } Fixture;
 
-#define AWAIT_UNTIL(condition, seconds)                                            \
-  G_STMT_START {                                                                   \
-    gint64 end_ = g_get_monotonic_time () + (seconds) * G_USEC_PER_SEC;            \
-    while (!(condition))                                                           \
-      {                                                                            \
-        if (g_get_monotonic_time () > end_)                                        \
-          g_error ("%s:%d: timed out waiting for %s", __FILE__, __LINE__, #condition); \
-        g_main_context_iteration (NULL, TRUE);                                     \
-      }                                                                            \
-  } G_STMT_END
 
 static void
 fixture_set_up (Fixture       *fixture,
@@ -91,7 +82,7 @@ fixture_tear_down (Fixture       *fixture,
       g_assert_null (window);
       /* Its last saves hold the chat until they are written: they must
        * finish before the test's directories go. */
-      AWAIT_UNTIL (view == NULL, 10);
+      LLM_TEST_UI_AWAIT_UNTIL (view == NULL, 10);
     }
 
   g_clear_object (&fixture->settings);
@@ -110,27 +101,6 @@ chat_child (LlmWindow  *window,
   return GTK_WIDGET (child);
 }
 
-static gboolean
-count_frame_cb (GtkWidget     *widget,
-                GdkFrameClock *clock,
-                gpointer       user_data)
-{
-  (*(guint *) user_data)++;
-  return G_SOURCE_CONTINUE;
-}
-
-/* Lets the window lay out and draw what changed. */
-static void
-await_frames (GtkWidget *widget,
-              guint      n_frames)
-{
-  guint n = 0;
-  guint id = gtk_widget_add_tick_callback (widget, count_frame_cb, &n, NULL);
-
-  AWAIT_UNTIL (n >= n_frames, 10);
-  gtk_widget_remove_tick_callback (widget, id);
-}
-
 /* Opens a window as `llm-node --model DIR` does, and waits for the model
  * and for the window to be drawn: a person types into a window they see. */
 static LlmWindow *
@@ -142,10 +112,10 @@ open_with_model (const char *model_dir)
   gtk_window_set_default_size (GTK_WINDOW (window), 980, 700);
   gtk_window_present (GTK_WINDOW (window));
   llm_window_open_model (window, model_dir);
-  AWAIT_UNTIL (!llm_chat_view_get_loading (view), 30);
+  LLM_TEST_UI_AWAIT_UNTIL (!llm_chat_view_get_loading (view), 30);
   g_assert_null (llm_chat_view_get_model_error (view));
   g_assert_nonnull (llm_chat_view_get_session (view));
-  await_frames (GTK_WIDGET (window), 3);
+  llm_test_await_frames (GTK_WIDGET (window), 3);
   return window;
 }
 
@@ -169,7 +139,7 @@ ask (LlmWindow  *window,
 
   type_text (GTK_TEXT_VIEW (chat_child (window, "prompt_view")), text);
   gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL);
-  AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 30);
+  LLM_TEST_UI_AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 30);
 }
 
 /* Presses a key on the message field: through its key controller, as GTK
@@ -236,22 +206,11 @@ static void
 save_screenshot (LlmWindow  *window,
                  const char *name)
 {
-  GtkWidget *widget = GTK_WIDGET (window);
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-  g_autoptr(GskRenderNode) node = NULL;
   g_autoptr(GdkTexture) texture = NULL;
   g_autofree char *path = g_test_build_filename (G_TEST_BUILT, name, NULL);
-  int width, height;
 
-  await_frames (widget, 3);
-  width = gtk_widget_get_width (widget);
-  height = gtk_widget_get_height (widget);
-  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-  node = gtk_snapshot_to_node (snapshot);
-  g_assert_nonnull (node);
-  texture = gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
-                                         &GRAPHENE_RECT_INIT (0, 0, width, height));
+  llm_test_await_frames (GTK_WIDGET (window), 3);
+  texture = llm_test_render_widget (GTK_WIDGET (window));
   g_assert_true (gdk_texture_save_to_png (texture, path));
   g_test_message ("Screenshot: %s", path);
 }
@@ -325,7 +284,7 @@ test_chat_answer (Fixture       *fixture,
 
   /* Straight to the chat, the keyboard in the message field. */
   g_assert_cmpstr (llm_window_get_visible_place (window), ==, "chat");
-  AWAIT_UNTIL (gtk_widget_has_focus (GTK_WIDGET (prompt)), 5);
+  LLM_TEST_UI_AWAIT_UNTIL (gtk_widget_has_focus (GTK_WIDGET (prompt)), 5);
   g_assert_true (label_shows (GTK_WIDGET (view), "stories260K · LlamaForCausalLM · *"));
 
   /* Shift+Enter is a new line, which the text view makes itself. */
@@ -339,14 +298,14 @@ test_chat_answer (Fixture       *fixture,
   g_assert_nonnull (conversation);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (conversation)), ==, 2);
   answer = llm_conversation_get_last (conversation);
-  AWAIT_UNTIL (llm_chat_message_get_state (answer) == LLM_CHAT_MESSAGE_STATE_COMPLETE, 30);
+  LLM_TEST_UI_AWAIT_UNTIL (llm_chat_message_get_state (answer) == LLM_CHAT_MESSAGE_STATE_COMPLETE, 30);
 
   expected = run_generate (fixture->model_dir, PROMPT, "40");
   g_assert_cmpstr (llm_chat_message_get_content (answer), ==, expected);
   g_assert_cmpint (gtk_text_buffer_get_char_count (gtk_text_view_get_buffer (prompt)), ==, 0);
 
   /* Its figures, under it. */
-  AWAIT_UNTIL (label_shows (GTK_WIDGET (view), "*tokens/s*first token after*"), 5);
+  LLM_TEST_UI_AWAIT_UNTIL (label_shows (GTK_WIDGET (view), "*tokens/s*first token after*"), 5);
   save_screenshot (window, "screenshot-chat-answer.png");
 
   /* The model is remembered for the next start. */
@@ -359,7 +318,7 @@ test_chat_answer (Fixture       *fixture,
   g_assert_nonnull (row);
   gtk_widget_activate_action (row, "message.copy", NULL);
   gdk_clipboard_read_text_async (gtk_widget_get_clipboard (row), NULL, clipboard_read_cb, &copied);
-  AWAIT_UNTIL (copied != NULL, 5);
+  LLM_TEST_UI_AWAIT_UNTIL (copied != NULL, 5);
   g_assert_cmpstr (copied, ==, PROMPT);
 }
 
@@ -387,7 +346,7 @@ test_chat_stop (Fixture       *fixture,
   tick = g_timeout_add (1, stall_tick_cb, &stall);
   gtk_widget_activate_action (GTK_WIDGET (view), "chat.send", NULL);
   answer = llm_conversation_get_last (llm_chat_view_get_conversation (view));
-  AWAIT_UNTIL (llm_chat_message_get_state (answer) == LLM_CHAT_MESSAGE_STATE_STREAMING &&
+  LLM_TEST_UI_AWAIT_UNTIL (llm_chat_message_get_state (answer) == LLM_CHAT_MESSAGE_STATE_STREAMING &&
                llm_chat_message_get_n_tokens (answer) == 0 &&
                strlen (llm_chat_message_get_content (answer)) > 80, 30);
 
@@ -397,7 +356,7 @@ test_chat_stop (Fixture       *fixture,
   n_before = strlen (llm_chat_message_get_content (answer));
   stop_at = g_get_monotonic_time ();
   gtk_widget_activate_action (GTK_WIDGET (view), "chat.stop", NULL);
-  AWAIT_UNTIL (llm_chat_message_get_state (answer) == LLM_CHAT_MESSAGE_STATE_STOPPED, 10);
+  LLM_TEST_UI_AWAIT_UNTIL (llm_chat_message_get_state (answer) == LLM_CHAT_MESSAGE_STATE_STOPPED, 10);
   stopped_at = g_get_monotonic_time ();
   g_source_remove (tick);
 
@@ -408,7 +367,7 @@ test_chat_stop (Fixture       *fixture,
                   (stopped_at - stop_at) / 1000.0, llm_chat_message_get_tokens_per_second (answer),
                   1000.0 / llm_chat_message_get_tokens_per_second (answer),
                   llm_chat_message_get_n_tokens (answer), stall.longest / 1000.0);
-  AWAIT_UNTIL (label_shows (GTK_WIDGET (view), "Stopped*"), 5);
+  LLM_TEST_UI_AWAIT_UNTIL (label_shows (GTK_WIDGET (view), "Stopped*"), 5);
   g_assert_cmpstr (gtk_stack_get_visible_child_name (GTK_STACK (chat_child (window, "send_stack"))),
                    ==, "send");
 
@@ -416,7 +375,7 @@ test_chat_stop (Fixture       *fixture,
   gtk_widget_activate_action (GTK_WIDGET (view), "chat.regenerate", NULL);
   g_assert_true (llm_conversation_get_last (llm_chat_view_get_conversation (view)) != answer);
   gtk_widget_activate_action (GTK_WIDGET (view), "chat.stop", NULL);
-  AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 10);
+  LLM_TEST_UI_AWAIT_UNTIL (!llm_chat_session_get_busy (llm_chat_view_get_session (view)), 10);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (llm_chat_view_get_conversation (view))),
                     ==, 2);
 }
@@ -469,7 +428,7 @@ test_chat_edit (Fixture       *fixture,
   gtk_single_selection_set_selected (selection, 1);
   g_assert_true (llm_chat_view_get_conversation (view) == conversation);
   ask (window, " and Sue");
-  AWAIT_UNTIL (gtk_single_selection_get_selected (selection) == 0, 5);
+  LLM_TEST_UI_AWAIT_UNTIL (gtk_single_selection_get_selected (selection) == 0, 5);
   g_assert_true (gtk_single_selection_get_selected_item (selection) == (gpointer) conversation);
 }
 
@@ -522,21 +481,21 @@ test_chat_delete (Fixture       *fixture,
   ask (window, "Ben");
   second = llm_chat_view_get_conversation (view);
   path = g_strdup_printf ("%s/conversations/%s.json", data_dir, llm_conversation_get_id (second));
-  AWAIT_UNTIL (file_contains (path, "\"assistant\""), 5);
+  LLM_TEST_UI_AWAIT_UNTIL (file_contains (path, "\"assistant\""), 5);
 
   gtk_widget_activate_action (GTK_WIDGET (view), "chat.delete-conversation", NULL);
-  AWAIT_UNTIL ((dialog = find_message_dialog ()) != NULL, 5);
+  LLM_TEST_UI_AWAIT_UNTIL ((dialog = find_message_dialog ()) != NULL, 5);
   adw_message_dialog_response (dialog, "cancel");
   gtk_window_destroy (GTK_WINDOW (dialog));
   g_assert_true (llm_chat_view_get_conversation (view) == second);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (llm_chat_view_get_store (view))), ==, 2);
 
   gtk_widget_activate_action (GTK_WIDGET (view), "chat.delete-conversation", NULL);
-  AWAIT_UNTIL ((dialog = find_message_dialog ()) != NULL, 5);
+  LLM_TEST_UI_AWAIT_UNTIL ((dialog = find_message_dialog ()) != NULL, 5);
   adw_message_dialog_response (dialog, "delete");
   gtk_window_destroy (GTK_WINDOW (dialog));
   g_assert_true (llm_chat_view_get_conversation (view) == first);
-  AWAIT_UNTIL (g_list_model_get_n_items (G_LIST_MODEL (llm_chat_view_get_store (view))) == 1, 5);
+  LLM_TEST_UI_AWAIT_UNTIL (g_list_model_get_n_items (G_LIST_MODEL (llm_chat_view_get_store (view))) == 1, 5);
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
 }
 
@@ -571,7 +530,7 @@ test_chat_restore (Fixture       *fixture,
   /* The save runs on a worker: wait for the file to hold the answer. */
   saved = g_strdup_printf ("%s/%s.json", directory,
                            llm_conversation_get_id (llm_chat_view_get_conversation (view)));
-  AWAIT_UNTIL (file_contains (saved, "\"assistant\""), 5);
+  LLM_TEST_UI_AWAIT_UNTIL (file_contains (saved, "\"assistant\""), 5);
   gtk_window_destroy (GTK_WINDOW (window));
   while (g_main_context_iteration (NULL, FALSE))
     ;
@@ -582,7 +541,7 @@ test_chat_restore (Fixture       *fixture,
   window = llm_window_new (application);
   gtk_window_present (GTK_WINDOW (window));
   view = llm_window_get_chat_view (window);
-  AWAIT_UNTIL (llm_chat_view_get_conversation (view) != NULL, 10);
+  LLM_TEST_UI_AWAIT_UNTIL (llm_chat_view_get_conversation (view) != NULL, 10);
   restored = llm_chat_view_get_conversation (view);
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (restored)), ==, 2);
   first = g_list_model_get_item (G_LIST_MODEL (restored), 0);
@@ -592,11 +551,11 @@ test_chat_restore (Fixture       *fixture,
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (llm_chat_view_get_store (view))), ==, 1);
 
   /* Reported, and kept with its bytes. */
-  AWAIT_UNTIL (gtk_revealer_get_reveal_child (GTK_REVEALER (chat_child (window, "damaged_revealer"))), 5);
+  LLM_TEST_UI_AWAIT_UNTIL (gtk_revealer_get_reveal_child (GTK_REVEALER (chat_child (window, "damaged_revealer"))), 5);
   g_assert_false (g_file_test (damaged, G_FILE_TEST_EXISTS));
   g_assert_true (g_file_test (kept, G_FILE_TEST_EXISTS));
   gtk_widget_activate_action (GTK_WIDGET (window), "win.show-chat", NULL);
-  AWAIT_UNTIL (label_shows (GTK_WIDGET (view), "*could not be read*"), 5);
+  LLM_TEST_UI_AWAIT_UNTIL (label_shows (GTK_WIDGET (view), "*could not be read*"), 5);
 }
 
 /* Every control a person reaches has a name for screen readers: a
@@ -650,7 +609,7 @@ test_chat_accessible (Fixture       *fixture,
   window = open_with_model (fixture->model_dir);
   view = llm_window_get_chat_view (window);
   ask (window, PROMPT);
-  await_frames (GTK_WIDGET (window), 2);
+  llm_test_await_frames (GTK_WIDGET (window), 2);
 
   popover = chat_child (window, "settings_popover");
   n_checked = check_accessible_names (GTK_WIDGET (view)) + check_accessible_names (popover);
@@ -670,10 +629,10 @@ test_chat_not_a_model (Fixture       *fixture,
 
   gtk_window_present (GTK_WINDOW (window));
   llm_window_open_model (window, dir);
-  AWAIT_UNTIL (!llm_chat_view_get_loading (view), 10);
+  LLM_TEST_UI_AWAIT_UNTIL (!llm_chat_view_get_loading (view), 10);
   g_assert_null (llm_chat_view_get_session (view));
   g_assert_nonnull (llm_chat_view_get_model_error (view));
-  AWAIT_UNTIL (label_shows (GTK_WIDGET (view), "Cannot Open This Model"), 5);
+  LLM_TEST_UI_AWAIT_UNTIL (label_shows (GTK_WIDGET (view), "Cannot Open This Model"), 5);
   g_assert_false (gtk_widget_is_sensitive (gtk_stack_get_child_by_name (GTK_STACK (chat_child (window, "send_stack")),
                                                                        "send")));
   /* Not remembered: the next start does not try it again. */

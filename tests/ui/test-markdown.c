@@ -7,6 +7,7 @@
 
 #include "llm-markdown.h"
 #include "llm-markdown-view.h"
+#include "llm-test-ui.h"
 
 /* The markdown of chat answers: the parser, which needs no display, then the
  * view that shows its blocks as widgets, in a real X server (Xvfb). */
@@ -829,65 +830,6 @@ test_view_streaming (void)
   g_assert_finalize_object (view);
 }
 
-static gboolean
-timeout_cb (gpointer user_data)
-{
-  gboolean *timed_out = user_data;
-
-  *timed_out = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* Runs the main loop until @condition holds, failing after five seconds. */
-#define await_until(condition)                                                  \
-  G_STMT_START {                                                                \
-    gboolean timed_out_ = FALSE;                                                \
-    guint timeout_id_ = g_timeout_add_seconds (5, timeout_cb, &timed_out_);     \
-    while (!(condition) && !timed_out_)                                         \
-      g_main_context_iteration (NULL, TRUE);                                    \
-    if (timed_out_)                                                             \
-      g_error ("timed out waiting for %s", #condition);                         \
-    g_source_remove (timeout_id_);                                              \
-  } G_STMT_END
-
-static gboolean
-count_frame_cb (GtkWidget     *widget,
-                GdkFrameClock *clock,
-                gpointer       user_data)
-{
-  guint *n_frames = user_data;
-
-  (*n_frames)++;
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-await_frames (GtkWidget *widget,
-              guint      n_frames)
-{
-  guint n_seen = 0;
-  guint tick_id = gtk_widget_add_tick_callback (widget, count_frame_cb, &n_seen, NULL);
-
-  await_until (n_seen >= n_frames);
-  gtk_widget_remove_tick_callback (widget, tick_id);
-}
-
-static GdkTexture *
-render_widget (GtkWidget *widget)
-{
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-  g_autoptr(GskRenderNode) node = NULL;
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
-
-  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-  node = gtk_snapshot_to_node (snapshot);
-  g_assert_nonnull (node);
-
-  return gsk_renderer_render_texture (gtk_native_get_renderer (gtk_widget_get_native (widget)),
-                                      node, &GRAPHENE_RECT_INIT (0, 0, width, height));
-}
 
 /* The share of pixels that are not the background's colour, the most
  * common one. */
@@ -958,8 +900,8 @@ check_screenshot (int         width,
   gtk_window_set_default_size (GTK_WINDOW (window), width, height);
   gtk_window_set_focus (GTK_WINDOW (window), composer);
   gtk_window_present (GTK_WINDOW (window));
-  await_until (gtk_widget_get_mapped (window) && gtk_widget_get_width (view) > 0);
-  await_frames (window, 5);
+  LLM_TEST_UI_AWAIT_UNTIL (gtk_widget_get_mapped (window) && gtk_widget_get_width (view) > 0, 5);
+  llm_test_await_frames (window, 5);
 
   /* Long code lines scroll rather than widen the view. */
   g_assert_cmpint (gtk_widget_get_width (view), <=, width - 36);
@@ -973,7 +915,7 @@ check_screenshot (int         width,
     g_assert_cmpfloat (gtk_adjustment_get_upper (hadjustment), >,
                        gtk_adjustment_get_page_size (hadjustment));
 
-  texture = render_widget (window);
+  texture = llm_test_render_widget (window);
   drawn = share_of_drawn_pixels (texture);
   g_test_message ("%s: %d×%d, %.1f %% of pixels drawn over the background", name,
                   gdk_texture_get_width (texture), gdk_texture_get_height (texture), 100 * drawn);

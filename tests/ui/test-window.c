@@ -5,6 +5,7 @@
 
 #include "llm-address.h"
 #include "llm-application.h"
+#include "llm-test-ui.h"
 #include "llm-window.h"
 
 /* The main window in a real X server (Xvfb): its places, the actions and
@@ -78,49 +79,6 @@ fixture_tear_down (Fixture       *fixture,
   g_clear_object (&fixture->settings);
 }
 
-static gboolean
-timeout_cb (gpointer user_data)
-{
-  gboolean *timed_out = user_data;
-
-  *timed_out = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-/* Runs the main loop until @condition holds, failing after five seconds. */
-#define await_until(condition)                                                  \
-  G_STMT_START {                                                                \
-    gboolean timed_out_ = FALSE;                                                \
-    guint timeout_id_ = g_timeout_add_seconds (5, timeout_cb, &timed_out_);     \
-    while (!(condition) && !timed_out_)                                         \
-      g_main_context_iteration (NULL, TRUE);                                    \
-    if (timed_out_)                                                             \
-      g_error ("timed out waiting for %s", #condition);                         \
-    g_source_remove (timeout_id_);                                              \
-  } G_STMT_END
-
-static gboolean
-count_frame_cb (GtkWidget     *widget,
-                GdkFrameClock *clock,
-                gpointer       user_data)
-{
-  guint *n_frames = user_data;
-
-  (*n_frames)++;
-  return G_SOURCE_CONTINUE;
-}
-
-/* Runs the main loop until @widget's frame clock has ticked @n_frames times. */
-static void
-await_frames (GtkWidget *widget,
-              guint      n_frames)
-{
-  guint n_seen = 0;
-  guint tick_id = gtk_widget_add_tick_callback (widget, count_frame_cb, &n_seen, NULL);
-
-  await_until (n_seen >= n_frames);
-  gtk_widget_remove_tick_callback (widget, tick_id);
-}
 
 static LlmWindow *
 open_window (Fixture *fixture)
@@ -131,7 +89,7 @@ open_window (Fixture *fixture)
   g_application_activate (G_APPLICATION (application));
   window = gtk_application_get_active_window (GTK_APPLICATION (application));
   g_assert_true (LLM_IS_WINDOW (window));
-  await_frames (GTK_WIDGET (window), 1);
+  llm_test_await_frames (GTK_WIDGET (window), 1);
   g_test_message ("window shown %.1f ms after activation",
                   (g_get_monotonic_time () - start) / 1000.0);
 
@@ -167,7 +125,7 @@ test_window_first_launch (Fixture       *fixture,
   g_assert_cmpstr (llm_window_get_visible_place (window), ==, "onboarding");
 
   /* The assistant shows what this machine can give, once measured. */
-  await_until (llm_resources_get_ready (llm_application_get_resources (application)));
+  LLM_TEST_UI_AWAIT_UNTIL (llm_resources_get_ready (llm_application_get_resources (application)), 5);
   g_assert_nonnull (strstr (adw_action_row_get_subtitle (find_row (GTK_WIDGET (window), "Memory")),
                             " of "));
   g_assert_nonnull (strstr (adw_action_row_get_subtitle (find_row (GTK_WIDGET (window),
@@ -191,7 +149,7 @@ test_window_address (Fixture       *fixture,
   LlmIdentity *identity;
 
   g_assert_nonnull (row);
-  await_until (llm_application_get_identity (application) != NULL);
+  LLM_TEST_UI_AWAIT_UNTIL (llm_application_get_identity (application) != NULL, 5);
   identity = llm_application_get_identity (application);
   g_assert_true (llm_address_is_valid (llm_identity_get_address (identity)));
   g_assert_cmpstr (adw_action_row_get_subtitle (row), ==, llm_identity_get_address (identity));
@@ -344,25 +302,6 @@ test_window_narrow (Fixture       *fixture,
     }
 }
 
-/* Renders what the window shows into a texture, as the compositor would. */
-static GdkTexture *
-render_window (LlmWindow *window)
-{
-  GtkWidget *widget = GTK_WIDGET (window);
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
-  g_autoptr(GskRenderNode) node = NULL;
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
-
-  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-  node = gtk_snapshot_to_node (snapshot);
-  g_assert_nonnull (node);
-
-  return gsk_renderer_render_texture (gtk_native_get_renderer (GTK_NATIVE (window)), node,
-                                      &GRAPHENE_RECT_INIT (0, 0, width, height));
-}
-
 /* The share of pixels that differ clearly from the most common colour, the
  * window's background. */
 static double
@@ -448,16 +387,16 @@ check_screenshot (Fixture    *fixture,
   if (button != NULL)
     g_signal_emit_by_name (find_button (GTK_WIDGET (window), button), "clicked");
   /* The onboarding view measures the machine on a worker thread. */
-  await_until (llm_resources_get_ready (llm_application_get_resources (application)));
+  LLM_TEST_UI_AWAIT_UNTIL (llm_resources_get_ready (llm_application_get_resources (application)), 5);
   surface = gtk_native_get_surface (GTK_NATIVE (window));
-  await_until (gdk_surface_get_width (surface) == width &&
-               gdk_surface_get_height (surface) == height);
+  LLM_TEST_UI_AWAIT_UNTIL (gdk_surface_get_width (surface) == width &&
+               gdk_surface_get_height (surface) == height, 5);
   /* Past the page transition. */
-  await_frames (GTK_WIDGET (window), 30);
+  llm_test_await_frames (GTK_WIDGET (window), 30);
 
   /* The surface has the size asked for; the window widget, that less the
    * frame client-side decorations draw around it. */
-  texture = render_window (window);
+  texture = llm_test_render_widget (GTK_WIDGET (window));
   g_assert_cmpint (gdk_texture_get_width (texture), ==, gtk_widget_get_width (GTK_WIDGET (window)));
   g_assert_cmpint (gdk_texture_get_height (texture), ==, gtk_widget_get_height (GTK_WIDGET (window)));
   g_assert_cmpint (gdk_texture_get_width (texture), >, width - 40);
